@@ -1,0 +1,43 @@
+# kewp: one entry point for set-up, running, testing and deploying.
+# `make deploy` and `make test` work on a fresh Debian 12 machine (root): they install what they need.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST := $(VENV)/bin/pytest
+DEV_DB ?= data/local/ke_wp_mapping.db
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: help venv run seed test lint unit deploy-test deploy vps-down bench bench-quick clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# CPU torch first: anything that pulls torch in later must not fetch a CUDA build.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed ## create .venv with the app, test and deploy tools
+
+seed: venv ## import the sample catalogue into the development database
+	KEWP_ENV=development KEWP_DATABASE=$(DEV_DB) scripts/seed-dev-db
+
+run: seed ## serve the app on http://127.0.0.1:8000 with the sample data (gunicorn, 2 workers)
+	KEWP_ENV=development KEWP_DATABASE=$(DEV_DB) KEWP_BIND=127.0.0.1:8000 KEWP_SECURE_COOKIES=false \
+		$(VENV)/bin/gunicorn -c gunicorn.conf.py 'app:create_app()'
+
+lint: venv ## ruff, yamllint, ansible-lint, systemd-analyze verify
+	scripts/lint
+
+unit: venv ## app tests (real SQLite in WAL mode, real model)
+	$(PYTEST) tests/unit -q
+
+test: lint unit ## everything CI runs: lint + unit tests
+
+clean: ## remove build output and the development database
+	rm -rf build data/local

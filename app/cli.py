@@ -1,0 +1,93 @@
+"""`flask --app app ...` commands: catalog import, users, database."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from . import db
+from .services import catalog_import, users
+
+
+def _connection():
+    return db.connect(current_app.config["DATABASE"])
+
+
+catalog_cli = AppGroup("catalog", help="Load Key Events, pathways and KE relationships.")
+
+
+@catalog_cli.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--kind", type=click.Choice(catalog_import.KINDS), help="What the files hold (default: detect).")
+@click.option("--show-rejected", default=20, show_default=True, help="How many rejected rows to list per file.")
+def import_command(files: tuple[Path, ...], kind: str | None, show_rejected: int) -> None:
+    """Upsert FILES (.jsonl, .csv, .tsv, optionally .gz) into the catalogue."""
+    from tqdm import tqdm
+
+    conn = _connection()
+    failed = False
+    try:
+        for path in files:
+            def progress(rows, _name=path.name):
+                return tqdm(rows, desc=_name, unit=" rows", file=sys.stderr, disable=None)
+            try:
+                report = catalog_import.import_file(conn, path, kind=kind, progress=progress)
+            except catalog_import.ImportFileError as exc:
+                click.echo(f"error: {exc}", err=True)
+                failed = True
+                continue
+            click.echo(report.summary())
+            for lineno, reason in report.rejected[:show_rejected]:
+                click.echo(f"  line {lineno}: {reason}", err=True)
+            if len(report.rejected) > show_rejected:
+                click.echo(f"  ... and {len(report.rejected) - show_rejected} more rejected rows", err=True)
+    finally:
+        conn.close()
+    if failed:
+        sys.exit(1)
+
+
+users_cli = AppGroup("users", help="Manage local accounts.")
+
+
+@users_cli.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(users.ROLES), default="curator", show_default=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--github", "github_login", help="Allow GitHub sign-in as this GitHub login.")
+def add_user(name: str, role: str, password_stdin: bool, github_login: str | None) -> None:
+    """Create user NAME; without --password-stdin a random password is printed once."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    conn = _connection()
+    try:
+        user, generated = users.create_user(conn, name, role, password, github_login)
+    except users.UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        conn.close()
+    click.echo(f"created {user.role} {user.username!r}")
+    if generated:
+        click.echo(f"password: {generated}  (shown once; store it now)")
+
+
+db_cli = AppGroup("db", help="Database schema.")
+
+
+@db_cli.command("upgrade")
+def upgrade() -> None:
+    """Apply pending schema migrations (start-up does this too)."""
+    conn = _connection()
+    try:
+        applied = db.migrate(conn)
+        click.echo(f"schema version {db.schema_version(conn)}" + (f" (applied {applied})" if applied else ""))
+    finally:
+        conn.close()
+
+
+def init_app(app: Flask) -> None:
+    for group in (catalog_cli, users_cli, db_cli):
+        app.cli.add_command(group)

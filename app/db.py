@@ -1,0 +1,155 @@
+"""The one module that opens SQLite connections, migrates the schema and runs writes.
+
+Every connection uses WAL, a busy timeout, synchronous=NORMAL and foreign keys. Writes go
+through `write_transaction`, which takes the write lock up front (BEGIN IMMEDIATE, so two
+writers never deadlock upgrading a read lock) and retries when the database stays busy
+past the timeout instead of surfacing "database is locked" to a curator.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from flask import Flask, current_app, g
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+BUSY_TIMEOUT_MS = 5000
+# Total time a write may wait for the lock before the caller gets DatabaseBusy.
+WRITE_RETRY_SECONDS = 30.0
+
+
+class DatabaseBusy(RuntimeError):
+    """The write lock could not be taken in time; nothing was written."""
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    """Open a connection with the pragmas every kewp connection must have."""
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                           check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if mode.lower() != "wal":
+        conn.close()
+        raise RuntimeError(f"{path}: could not switch to WAL (journal_mode={mode}); "
+                           "is the data directory on a local filesystem?")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+def _migrations() -> list[tuple[int, Path]]:
+    found = []
+    for sql in sorted(MIGRATIONS_DIR.glob("*.sql")):
+        found.append((int(sql.name.split("_", 1)[0]), sql))
+    return found
+
+
+def schema_version_expected() -> int:
+    return max(v for v, _ in _migrations())
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(conn: sqlite3.Connection) -> list[int]:
+    """Apply every migration newer than PRAGMA user_version, each in its own transaction."""
+    applied = []
+    current = schema_version(conn)
+    for version, sql in _migrations():
+        if version <= current:
+            continue
+        with write_transaction(conn):
+            # Re-check under the write lock: another worker may have migrated meanwhile.
+            if schema_version(conn) >= version:
+                continue
+            for statement in _split_sql(sql.read_text()):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version}")
+        log.info("migrated database to schema version %d (%s)", version, sql.name)
+        applied.append(version)
+    return applied
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration into statements; triggers contain ';' so use sqlite's own parser."""
+    statements, buf = [], ""
+    for line in script.splitlines(keepends=True):
+        if not buf and line.strip().startswith("--"):
+            continue
+        buf += line
+        if sqlite3.complete_statement(buf):
+            statements.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {buf[:80]!r}")
+    return statements
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    msg = str(exc).lower()
+    return "database is locked" in msg or "database is busy" in msg
+
+
+@contextmanager
+def write_transaction(conn: sqlite3.Connection,
+                      retry_seconds: float = WRITE_RETRY_SECONDS) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE ... COMMIT, retrying the BEGIN while another writer holds the lock.
+
+    Only taking the lock is retried: once the body runs, any error rolls back and
+    propagates, so a write is either committed once or not at all.
+    """
+    deadline = time.monotonic() + retry_seconds
+    delay = 0.01
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            break
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc) or time.monotonic() >= deadline:
+                if _is_busy(exc):
+                    raise DatabaseBusy("the database stayed busy for "
+                                       f"{retry_seconds:.0f}s; nothing was written, try again") from exc
+                raise
+            time.sleep(delay * (1 + random.random()))  # noqa: S311 (jitter, not crypto)
+            delay = min(delay * 2, 0.5)
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def get_db() -> sqlite3.Connection:
+    """The request's connection, opened on first use and closed at teardown."""
+    if "db" not in g:
+        g.db = connect(current_app.config["DATABASE"])
+    return g.db
+
+
+def close_db(_exc: BaseException | None = None) -> None:
+    conn = g.pop("db", None)
+    if conn is not None:
+        conn.close()
+
+
+def init_app(app: Flask) -> None:
+    """Create the data directory, migrate the schema, and close connections per request."""
+    path = Path(app.config["DATABASE"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = connect(path)
+    try:
+        migrate(conn)
+    finally:
+        conn.close()
+    app.teardown_appcontext(close_db)

@@ -1,0 +1,78 @@
+"""Catalogue search: exact id, then FTS5 (bm25, title weighted over description), then substring."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import dataclass
+
+from .catalog_import import KE_ID, WP_ID
+
+WORD = re.compile(r"\w+", re.UNICODE)
+MAX_QUERY = 200
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[sqlite3.Row]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def fts_query(text: str) -> str:
+    """Each word as a quoted prefix term, ANDed: user input can never be FTS5 syntax."""
+    words = WORD.findall(text[:MAX_QUERY])
+    return " ".join(f'"{w}"*' for w in words)
+
+
+SPECS = {
+    # table, key column, fts table, bm25 weights (title, description[, genes]), id pattern, id format
+    "key_events": ("key_events", "ke_id", "key_events_fts", "10.0, 1.0", KE_ID, "KE {}"),
+    "pathways": ("pathways", "wp_id", "pathways_fts", "10.0, 1.0, 3.0", WP_ID, "WP{}"),
+}
+
+
+def search(conn: sqlite3.Connection, kind: str, text: str = "", *, page: int = 1, per_page: int = 25,
+           filters: dict[str, str] | None = None) -> Page:
+    table, key, fts, weights, id_pattern, id_format = SPECS[kind]
+    page = max(1, page)
+    # Column names come from the code, values are bound: no user text is ever spliced into SQL.
+    params = {f"f_{column}": value for column, value in (filters or {}).items() if value}
+    where = [f"t.{name[2:]} = :{name}" for name in params]
+    text = (text or "").strip()[:MAX_QUERY]
+    offset = (page - 1) * per_page
+
+    if not text:
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        total = conn.execute(f"SELECT count(*) FROM {table} t {clause}", params).fetchone()[0]
+        order = f"CAST(substr(t.{key}, {4 if kind == 'key_events' else 3}) AS INTEGER)"
+        rows = conn.execute(f"SELECT t.* FROM {table} t {clause} ORDER BY {order} LIMIT :limit OFFSET :offset",
+                            {**params, "limit": per_page, "offset": offset}).fetchall()
+        return Page(rows, total, page, per_page)
+
+    exact = id_pattern.match(text)
+    exact_id = id_format.format(int(exact.group(1))) if exact else ""
+    match = fts_query(text)
+    extra = f"AND {' AND '.join(where)}" if where else ""
+    # Rank 0: exact id; 1: FTS hit (ordered by bm25); 2: substring hit the tokenizer missed.
+    sql = f"""
+        WITH hits AS (
+            SELECT t.rowid AS rid, 0 AS tier, 0.0 AS score FROM {table} t WHERE t.{key} = :exact
+            UNION ALL
+            SELECT f.rowid, 1, bm25({fts}, {weights}) FROM {fts} f WHERE :match != '' AND {fts} MATCH :match
+            UNION ALL
+            SELECT t.rowid, 2, 0.0 FROM {table} t WHERE instr(lower(t.title), lower(:text)) > 0
+        ), best AS (
+            SELECT rid, min(tier) AS tier, min(score) AS score FROM hits GROUP BY rid
+        )
+        SELECT t.*, best.tier AS tier FROM best JOIN {table} t ON t.rowid = best.rid
+        WHERE 1 = 1 {extra}
+        ORDER BY best.tier, best.score, t.{key}
+    """
+    rows = conn.execute(sql, {**params, "exact": exact_id, "match": match, "text": text}).fetchall()
+    return Page(rows[offset:offset + per_page], len(rows), page, per_page)

@@ -1,0 +1,79 @@
+"""Local user accounts: creation, password checks and lookups. No Flask imports."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import sqlite3
+from dataclasses import dataclass
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..db import write_transaction
+
+ROLES = ("curator", "admin")
+USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,38}$")
+MIN_PASSWORD = 10
+# Checked against when the user does not exist, so a login takes as long either way.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+class UserError(ValueError):
+    """A user could not be created or changed; the message says why."""
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+    role: str
+    github_login: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+def _user(row: sqlite3.Row | None) -> User | None:
+    if row is None:
+        return None
+    return User(row["id"], row["username"], row["role"], row["github_login"])
+
+
+def create_user(conn: sqlite3.Connection, username: str, role: str, password: str | None = None,
+                github_login: str | None = None) -> tuple[User, str | None]:
+    """Create an account; returns it and the generated password when none was given."""
+    if not USERNAME.match(username or ""):
+        raise UserError(f"user name {username!r} must be 2-39 letters, digits, '.', '_' or '-'")
+    if role not in ROLES:
+        raise UserError(f"role {role!r} must be one of {', '.join(ROLES)}")
+    generated = None
+    if password is None and github_login is None:
+        password = generated = secrets.token_urlsafe(12)
+    if password is not None and len(password) < MIN_PASSWORD:
+        raise UserError(f"the password must have at least {MIN_PASSWORD} characters")
+    pw_hash = generate_password_hash(password) if password is not None else None
+    try:
+        with write_transaction(conn):
+            cur = conn.execute("INSERT INTO users (username, password_hash, role, github_login) VALUES (?, ?, ?, ?)",
+                               (username, pw_hash, role, github_login))
+    except sqlite3.IntegrityError:
+        raise UserError(f"a user named {username!r} already exists") from None
+    return User(cur.lastrowid, username, role, github_login), generated
+
+
+def authenticate(conn: sqlite3.Connection, username: str, password: str) -> User | None:
+    row = conn.execute("SELECT * FROM users WHERE username = ? AND active = 1", (username,)).fetchone()
+    if row is None or row["password_hash"] is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    return _user(row) if check_password_hash(row["password_hash"], password) else None
+
+
+def get_user(conn: sqlite3.Connection, user_id: int) -> User | None:
+    return _user(conn.execute("SELECT * FROM users WHERE id = ? AND active = 1", (user_id,)).fetchone())
+
+
+def user_for_github(conn: sqlite3.Connection, login: str) -> User | None:
+    """GitHub sign-in maps to an account an admin created with that GitHub login."""
+    return _user(conn.execute("SELECT * FROM users WHERE github_login = ? AND active = 1", (login,)).fetchone())

@@ -1,0 +1,102 @@
+"""Shared fixtures: a real WAL SQLite file per test, seeded from the repo's sample catalogue."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from app import create_app, db
+from app.services import catalog_import, users
+
+REPO = Path(__file__).resolve().parents[2]
+SEED = REPO / "data" / "seed"
+PASSWORD = "correct horse battery"
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture(scope="session")
+def seeded_db_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The whole sample catalogue imported once; each test gets a copy."""
+    path = tmp_path_factory.mktemp("template") / "ke_wp_mapping.db"
+    conn = db.connect(path)
+    db.migrate(conn)
+    for name in ("key_events.jsonl", "pathways.jsonl", "kers.jsonl"):
+        catalog_import.import_file(conn, SEED / name)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    return path
+
+
+@pytest.fixture
+def db_path(tmp_path: Path, seeded_db_template: Path) -> Path:
+    path = tmp_path / "data" / "ke_wp_mapping.db"
+    path.parent.mkdir()
+    shutil.copy(seeded_db_template, path)
+    return path
+
+
+@pytest.fixture
+def make_app(db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., object]:
+    # Tests must not pick up a developer's .env or shell settings.
+    for name in list(os.environ):
+        if name.startswith("KEWP_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KEWP_ENV", "testing")
+    monkeypatch.setenv("KEWP_DATABASE", str(db_path))
+    monkeypatch.setenv("KEWP_EMBEDDINGS_DIR", str(tmp_path / "no-embeddings"))
+    monkeypatch.setenv("KEWP_LOAD_MODEL", "false")
+
+    def factory(**overrides: object):
+        return create_app(overrides)
+    return factory
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def conn(db_path: Path):
+    connection = db.connect(db_path)
+    yield connection
+    connection.close()
+
+
+def _user(conn: sqlite3.Connection, name: str, role: str) -> users.User:
+    user, _ = users.create_user(conn, name, role, PASSWORD)
+    return user
+
+
+@pytest.fixture
+def curator(app, conn) -> users.User:
+    return _user(conn, "cora", "curator")
+
+
+@pytest.fixture
+def admin(app, conn) -> users.User:
+    return _user(conn, "ada", "admin")
+
+
+def csrf_token(client, path: str = "/login") -> str:
+    """The token a browser would read from a rendered form."""
+    match = CSRF.search(client.get(path).get_data(as_text=True))
+    assert match, f"no CSRF token in the form at {path}"
+    return match.group(1)
+
+
+def login(client, username: str, password: str = PASSWORD):
+    return client.post("/login", data={"username": username, "password": password,
+                                       "csrf_token": csrf_token(client)})
