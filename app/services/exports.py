@@ -1,0 +1,281 @@
+"""Approved mappings as CSV, JSON, RDF/Turtle and GMT gene sets; no Flask imports.
+
+One query (`fetch_mappings`) feeds every format and the public API, so a filter means the
+same thing everywhere. Confidence is ordered high > medium > low: `min_confidence=medium`
+keeps high and medium.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from .catalog_import import RowError, normalize_ke_id, normalize_wp_id
+
+CONFIDENCE_LEVELS = ("high", "medium", "low")  # best first
+# Cells a spreadsheet would run as a formula (OWASP "CSV injection") get a leading quote.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+BARE_NUMBER = re.compile(r"^\s*(\d+)\s*$")
+
+KE_IRI = "https://identifiers.org/aop.events:"
+WP_IRI = "https://identifiers.org/wikipathways:"
+VOCAB_IRI = "https://w3id.org/kewp/vocab#"
+AOPWIKI_URL = "https://aopwiki.org/events/{}"
+WIKIPATHWAYS_URL = "https://www.wikipathways.org/pathways/{}"
+
+MAPPING_FIELDS = (
+    "id", "ke_id", "ke_title", "wp_id", "wp_title", "confidence", "relationship", "evidence",
+    "specificity", "coverage", "rationale", "suggestion_score", "proposed_by", "approved_by",
+    "ke_catalog_version", "wp_catalog_version", "created_at", "updated_at",
+)
+
+
+class InvalidParameter(ValueError):
+    """A filter value is not allowed; the message names the parameter and the allowed values."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+
+
+# --- parameters ---------------------------------------------------------------------------
+
+def parse_confidence(value: str | None, parameter: str = "min_confidence") -> str | None:
+    """'' or None means no filter; anything else must be one of high, medium, low."""
+    if value is None or not value.strip():
+        return None
+    level = value.strip().lower()
+    if level not in CONFIDENCE_LEVELS:
+        raise InvalidParameter(parameter, f"{parameter}={value[:40]!r} is not allowed; "
+                                          f"use one of {', '.join(CONFIDENCE_LEVELS)}")
+    return level
+
+
+def levels_at_least(min_confidence: str | None) -> tuple[str, ...]:
+    """The confidence levels that pass a minimum: medium -> (high, medium)."""
+    if min_confidence is None:
+        return CONFIDENCE_LEVELS
+    return CONFIDENCE_LEVELS[:CONFIDENCE_LEVELS.index(min_confidence) + 1]
+
+
+def parse_ke_id(value: str, parameter: str = "ke_id") -> str:
+    """'KE 55', 'KE55', 'ke_55', 'KE:55' and '55' all mean 'KE 55'."""
+    bare = BARE_NUMBER.match(value or "")
+    try:
+        return f"KE {int(bare.group(1))}" if bare else normalize_ke_id(value)
+    except RowError:
+        raise InvalidParameter(parameter, f"{parameter}={value[:40]!r} is not a Key Event id; "
+                                          "use 'KE 55', 'KE55' or '55'") from None
+
+
+def parse_wp_id(value: str, parameter: str = "wp_id") -> str:
+    """'WP254', 'wp254', 'WP 254' and '254' all mean 'WP254'."""
+    bare = BARE_NUMBER.match(value or "")
+    try:
+        return f"WP{int(bare.group(1))}" if bare else normalize_wp_id(value)
+    except RowError:
+        raise InvalidParameter(parameter, f"{parameter}={value[:40]!r} is not a WikiPathways id; "
+                                          "use 'WP254' or '254'") from None
+
+
+def ke_number(ke_id: str) -> int:
+    return int(ke_id.split()[1])
+
+
+# --- query --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MappingFilter:
+    ke_id: str | None = None
+    wp_id: str | None = None
+    confidence: str | None = None       # exactly this level
+    min_confidence: str | None = None   # this level or better
+
+    def where(self) -> tuple[str, list[Any]]:
+        clauses, params = [], []
+        if self.ke_id:
+            clauses.append("m.ke_id = ?")
+            params.append(self.ke_id)
+        if self.wp_id:
+            clauses.append("m.wp_id = ?")
+            params.append(self.wp_id)
+        if self.confidence:
+            clauses.append("m.confidence = ?")
+            params.append(self.confidence)
+        if self.min_confidence:
+            levels = levels_at_least(self.min_confidence)
+            clauses.append(f"m.confidence IN ({', '.join('?' * len(levels))})")
+            params.extend(levels)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+_ORDER = "ORDER BY CAST(substr(m.ke_id, 4) AS INTEGER), CAST(substr(m.wp_id, 3) AS INTEGER)"
+
+
+def count_mappings(conn: sqlite3.Connection, filters: MappingFilter = MappingFilter()) -> int:
+    where, params = filters.where()
+    return conn.execute(f"SELECT count(*) FROM mappings m{where}", params).fetchone()[0]
+
+
+def fetch_mappings(conn: sqlite3.Connection, filters: MappingFilter = MappingFilter(),
+                   limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+    """Approved mappings with KE and pathway titles, ordered by KE then pathway number."""
+    where, params = filters.where()
+    page = ""
+    if limit is not None:
+        page = " LIMIT ? OFFSET ?"
+        params = [*params, limit, offset]
+    rows = conn.execute(
+        "SELECT m.*, k.title AS ke_title, p.title AS wp_title FROM mappings m "
+        "JOIN key_events k ON k.ke_id = m.ke_id JOIN pathways p ON p.wp_id = m.wp_id"
+        f"{where} {_ORDER}{page}", params).fetchall()
+    return [{name: row[name] for name in MAPPING_FIELDS} for row in rows]
+
+
+def get_mapping(conn: sqlite3.Connection, mapping_id: int) -> dict[str, Any] | None:
+    row = conn.execute(
+        "SELECT m.*, k.title AS ke_title, p.title AS wp_title FROM mappings m "
+        "JOIN key_events k ON k.ke_id = m.ke_id JOIN pathways p ON p.wp_id = m.wp_id WHERE m.id = ?",
+        (mapping_id,)).fetchone()
+    return None if row is None else {name: row[name] for name in MAPPING_FIELDS}
+
+
+def confidence_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    """Approved mappings per confidence level (every level present, zero if none)."""
+    counts = dict.fromkeys(CONFIDENCE_LEVELS, 0)
+    for level, n in conn.execute("SELECT confidence, count(*) FROM mappings GROUP BY confidence"):
+        counts[level] = n
+    return counts
+
+
+# --- formats ------------------------------------------------------------------------------
+
+def safe_cell(value: Any) -> Any:
+    """A text cell a spreadsheet would evaluate ('=HYPERLINK(...)', '+1', '@SUM') gets a leading quote."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return "" if value is None else value
+
+
+def to_csv(rows: Iterable[dict[str, Any]], fields: Sequence[str] = MAPPING_FIELDS) -> str:
+    """RFC 4180 CSV (CRLF rows, fields with commas, quotes or newlines quoted), formula-safe."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+    writer.writerow(fields)
+    for row in rows:
+        writer.writerow([safe_cell(_csv_value(row.get(name))) for name in fields])
+    return buffer.getvalue()
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return ";".join(str(v) for v in value)
+    return value
+
+
+def to_json(mappings: list[dict[str, Any]], min_confidence: str | None, generated_at: datetime) -> str:
+    document = {
+        "generated_at": generated_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "min_confidence": min_confidence,
+        "count": len(mappings),
+        "mappings": mappings,
+    }
+    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
+def to_turtle(mappings: list[dict[str, Any]], mapping_base: str, generated_at: datetime,
+              min_confidence: str | None = None) -> str:
+    """Each mapping as a kewp:Mapping resource (IRI: mapping_base + id) linking identifiers.org
+    KE and pathway IRIs, plus a direct `KE skos:relatedMatch pathway` triple for simple queries."""
+    from rdflib import RDF, RDFS, XSD, Graph, Literal, Namespace, URIRef
+    from rdflib.namespace import DCTERMS, SKOS
+
+    kewp, ke_ns, wp_ns = Namespace(VOCAB_IRI), Namespace(KE_IRI), Namespace(WP_IRI)
+    graph = Graph()
+    for prefix, namespace in (("kewp", kewp), ("aopke", ke_ns), ("wp", wp_ns), ("skos", SKOS),
+                              ("dcterms", DCTERMS)):
+        graph.bind(prefix, namespace)
+
+    dataset = URIRef(mapping_base)
+    graph.add((dataset, RDF.type, kewp.MappingSet))
+    graph.add((dataset, DCTERMS.created, Literal(generated_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                                 datatype=XSD.dateTime)))
+    if min_confidence:
+        graph.add((dataset, kewp.minConfidence, Literal(min_confidence)))
+
+    for m in mappings:
+        ke = ke_ns[str(ke_number(m["ke_id"]))]
+        wp = wp_ns[m["wp_id"]]
+        node = URIRef(f"{mapping_base}{m['id']}")
+        graph.add((ke, RDF.type, kewp.KeyEvent))
+        graph.add((ke, DCTERMS.identifier, Literal(m["ke_id"])))
+        graph.add((ke, RDFS.label, Literal(m["ke_title"])))
+        graph.add((ke, RDFS.seeAlso, URIRef(AOPWIKI_URL.format(ke_number(m["ke_id"])))))
+        graph.add((wp, RDF.type, kewp.Pathway))
+        graph.add((wp, DCTERMS.identifier, Literal(m["wp_id"])))
+        graph.add((wp, RDFS.label, Literal(m["wp_title"])))
+        graph.add((wp, RDFS.seeAlso, URIRef(WIKIPATHWAYS_URL.format(m["wp_id"]))))
+        graph.add((ke, SKOS.relatedMatch, wp))
+
+        graph.add((dataset, kewp.mapping, node))
+        graph.add((node, RDF.type, kewp.Mapping))
+        graph.add((node, DCTERMS.identifier, Literal(m["id"])))
+        graph.add((node, kewp.keyEvent, ke))
+        graph.add((node, kewp.pathway, wp))
+        for field, prop in (("confidence", kewp.confidence), ("relationship", kewp.relationship),
+                            ("evidence", kewp.evidence), ("specificity", kewp.specificity),
+                            ("coverage", kewp.coverage), ("rationale", kewp.rationale),
+                            ("proposed_by", kewp.proposedBy), ("approved_by", kewp.approvedBy)):
+            graph.add((node, prop, Literal(m[field])))
+        if m["suggestion_score"] is not None:
+            graph.add((node, kewp.suggestionScore, Literal(float(m["suggestion_score"]), datatype=XSD.double)))
+        for field, prop in (("ke_catalog_version", kewp.keCatalogVersion),
+                            ("wp_catalog_version", kewp.wpCatalogVersion)):
+            if m[field] is not None:
+                graph.add((node, prop, Literal(int(m[field]))))
+        graph.add((node, DCTERMS.created, Literal(m["created_at"], datatype=XSD.dateTime)))
+        graph.add((node, DCTERMS.modified, Literal(m["updated_at"], datatype=XSD.dateTime)))
+    return graph.serialize(format="turtle")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def gene_sets(conn: sqlite3.Connection, min_confidence: str | None = None) -> list[tuple[str, str, list[str]]]:
+    """(KE id, KE title, sorted genes): per KE, the union of the genes of its mapped pathways.
+
+    A KE whose mapped pathways list no genes has no gene set (tools reject empty sets).
+    """
+    where, params = MappingFilter(min_confidence=min_confidence).where()
+    rows = conn.execute(
+        "SELECT m.ke_id, k.title, p.genes FROM mappings m "
+        "JOIN key_events k ON k.ke_id = m.ke_id JOIN pathways p ON p.wp_id = m.wp_id"
+        f"{where} {_ORDER}", params).fetchall()
+    sets: dict[str, tuple[str, set[str]]] = {}
+    for ke_id, title, genes in rows:
+        sets.setdefault(ke_id, (title, set()))[1].update(g for g in json.loads(genes) if g.strip())
+    return [(ke_id, title, sorted(genes)) for ke_id, (title, genes) in sets.items() if genes]
+
+
+def to_gmt(sets: list[tuple[str, str, list[str]]]) -> str:
+    """GMT: one line per KE: `KE_55<TAB>KE title<TAB>GENE1<TAB>GENE2...`."""
+    lines = []
+    for ke_id, title, genes in sets:
+        name = f"KE_{ke_number(ke_id)}"
+        lines.append("\t".join([name, _one_line(title), *genes]))
+    return "".join(line + "\n" for line in lines)
+
+
+def download_name(stem: str, extension: str, min_confidence: str | None, day: date | None = None) -> str:
+    """kewp-mappings-2025-01-31.csv, or kewp-mappings-min-high-2025-01-31.csv when filtered."""
+    day = day or datetime.now(UTC).date()
+    level = f"-min-{min_confidence}" if min_confidence else ""
+    return f"kewp-{stem}{level}-{day.isoformat()}.{extension}"
