@@ -1,5 +1,337 @@
-"""Read-only public JSON API (being built: see issue 2, part 4)."""
+"""Read-only public JSON API under /api/v1: Key Events, pathways, suggestions and approved mappings.
 
-from flask import Blueprint
+Errors are JSON `{"error": {"status", "message"}}` (app/errors.py); a bad parameter is a 400
+whose message names the parameter and the allowed values; an unknown parameter is refused so
+a typo never silently drops a filter. Lists are paginated (`page`, `per_page`) with the totals
+in the body, an RFC 8288 `Link` header, and CSV instead of JSON for `Accept: text/csv`.
+Ids in paths are accepted as `KE55`, `55` or `KE 55` (and `WP254` or `254`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Callable, Sequence
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Blueprint, Response, abort, current_app, jsonify, request, url_for
+
+from ..db import get_db
+from ..engine import get_engine
+from ..errors import error_response
+from ..services import exports, openapi, search
+from ..services.exports import InvalidParameter
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+JSON_TYPE = "application/json"
+CSV_TYPE = "text/csv"
+WHOLE_NUMBER = re.compile(r"^[0-9]{1,9}$")
+KE_CSV_FIELDS = ("ke_id", "title", "bio_level", "aop_ids", "url")
+WP_CSV_FIELDS = ("wp_id", "title", "organism", "gene_count", "url")
+MAPPING_CSV_FIELDS = (*exports.MAPPING_FIELDS, "url")
+PAGING = ("page", "per_page")
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+@bp.errorhandler(InvalidParameter)
+def invalid_parameter(exc: InvalidParameter):
+    return error_response(400, str(exc))
+
+
+@bp.after_request
+def public_headers(response: Response) -> Response:
+    # Public, read-only, no credentials: any web page may read it.
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.vary.add("Accept")
+    return response
+
+
+# --- parameters ---------------------------------------------------------------------------
+
+def params(*allowed: str) -> Callable[[View], View]:
+    """Refuse query parameters the view does not take, and parameters given twice."""
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            for name in request.args:
+                if name not in allowed:
+                    takes = ", ".join(allowed) if allowed else "no query parameters"
+                    raise InvalidParameter(name, f"unknown query parameter {name[:40]!r}; this endpoint takes {takes}")
+                if len(request.args.getlist(name)) > 1:
+                    raise InvalidParameter(name, f"{name} is given more than once; give it once")
+            return view(*args, **kwargs)
+        return wrapper  # type: ignore[return-value]
+    return decorate
+
+
+def int_param(name: str, default: int, minimum: int, maximum: int) -> int:
+    raw = request.args.get(name, "")
+    if raw == "":
+        return default
+    value = int(raw) if WHOLE_NUMBER.match(raw) else None
+    if value is None or not minimum <= value <= maximum:
+        raise InvalidParameter(name, f"{name}={raw[:40]!r} is not allowed; "
+                                     f"use a whole number from {minimum} to {maximum}")
+    return value
+
+
+def text_param(name: str, limit: int, required: bool = False) -> str:
+    value = request.args.get(name, "").strip()
+    if required and not value:
+        raise InvalidParameter(name, f"{name} is required")
+    if len(value) > limit:
+        raise InvalidParameter(name, f"{name} is {len(value)} characters long; the limit is {limit}")
+    return value
+
+
+def paging() -> tuple[int, int]:
+    return (int_param("page", 1, 1, openapi.PAGE_MAX),
+            int_param("per_page", openapi.PER_PAGE_DEFAULT, 1, openapi.PER_PAGE_MAX))
+
+
+def wants_csv() -> bool:
+    """Content negotiation for lists: JSON unless the client prefers text/csv."""
+    if not request.accept_mimetypes:
+        return False
+    best = request.accept_mimetypes.best_match([JSON_TYPE, CSV_TYPE])
+    if best is None:
+        abort(406, f"Accept: {request.headers.get('Accept', '')[:80]!r} allows neither {JSON_TYPE} "
+                   f"nor {CSV_TYPE}; send one of them")
+    return best == CSV_TYPE
+
+
+# --- representations ----------------------------------------------------------------------
+
+def ke_path(ke_id: str) -> str:
+    return ke_id.replace(" ", "")
+
+
+def ke_url(ke_id: str) -> str:
+    return url_for("api.key_event", ke_id=ke_path(ke_id), _external=True)
+
+
+def wp_url(wp_id: str) -> str:
+    return url_for("api.pathway", wp_id=wp_id, _external=True)
+
+
+def mapping_url(mapping_id: int) -> str:
+    return url_for("api.mapping", mapping_id=mapping_id, _external=True)
+
+
+def ke_summary(row: sqlite3.Row) -> dict[str, Any]:
+    return {"ke_id": row["ke_id"], "title": row["title"], "bio_level": row["bio_level"],
+            "aop_ids": json.loads(row["aop_ids"]), "url": ke_url(row["ke_id"])}
+
+
+def wp_summary(row: sqlite3.Row) -> dict[str, Any]:
+    return {"wp_id": row["wp_id"], "title": row["title"], "organism": row["organism"],
+            "gene_count": len(json.loads(row["genes"])), "url": wp_url(row["wp_id"])}
+
+
+def mapping_record(record: dict[str, Any]) -> dict[str, Any]:
+    return {**record, "url": mapping_url(record["id"])}
+
+
+def suggestion_record(suggestion: Any) -> dict[str, Any]:
+    text_score = getattr(suggestion, "text_score", None)
+    return {"wp_id": suggestion.wp_id, "title": suggestion.title, "score": float(suggestion.score),
+            "text_score": None if text_score is None else float(text_score),
+            "reasons": [str(r) for r in suggestion.reasons], "url": wp_url(suggestion.wp_id)}
+
+
+def page_url(page: int) -> str:
+    args = {**request.args.to_dict(), "page": page}
+    return url_for(request.endpoint or "api.index", **(request.view_args or {}), **args, _external=True)
+
+
+def listing(items: list[dict[str, Any]], total: int, page: int, per_page: int, *,
+            csv_fields: Sequence[str], as_csv: bool) -> Response:
+    """One page of items as JSON (with totals and links) or CSV, plus Link and X-Total-Count headers."""
+    pages = max(1, -(-total // per_page))
+    links = {"self": page_url(page), "first": page_url(1)}
+    if page > 1:
+        links["prev"] = page_url(min(page - 1, pages))
+    if page < pages:
+        links["next"] = page_url(page + 1)
+    links["last"] = page_url(pages)
+    if as_csv:
+        response = Response(exports.to_csv(items, csv_fields), content_type=f"{CSV_TYPE}; charset=utf-8")
+    else:
+        response = jsonify(items=items, total=total, page=page, per_page=per_page, pages=pages, links=links)
+    response.headers["Link"] = ", ".join(f'<{url}>; rel="{rel}"' for rel, url in links.items() if rel != "self")
+    response.headers["X-Total-Count"] = str(total)
+    return response
+
+
+def engine_unavailable(status: dict[str, Any], what: str) -> tuple[Response, int]:
+    message = f"{what} are not available right now: model {status.get('model')}, embeddings {status.get('embeddings')}"
+    return jsonify(error={"status": 503, "message": message, "engine": status}), 503
+
+
+# --- lookups ------------------------------------------------------------------------------
+
+def key_event_or_404(raw_id: str) -> sqlite3.Row:
+    ke_id = exports.parse_ke_id(raw_id, "ke_id")
+    row = get_db().execute("SELECT * FROM key_events WHERE ke_id = ?", (ke_id,)).fetchone()
+    if row is None:
+        abort(404, f"There is no Key Event {ke_id} in the catalogue.")
+    return row
+
+
+def pathway_or_404(raw_id: str) -> sqlite3.Row:
+    wp_id = exports.parse_wp_id(raw_id, "wp_id")
+    row = get_db().execute("SELECT * FROM pathways WHERE wp_id = ?", (wp_id,)).fetchone()
+    if row is None:
+        abort(404, f"There is no pathway {wp_id} in the catalogue.")
+    return row
+
+
+# --- routes -------------------------------------------------------------------------------
+
+@bp.get("/")
+@params()
+def index():
+    return jsonify(
+        name="kewp", version=current_app.config["VERSION"],
+        openapi=url_for("api.openapi", _external=True),
+        resources={"key_events": url_for("api.key_events", _external=True),
+                   "pathways": url_for("api.pathways", _external=True),
+                   "mappings": url_for("api.mappings", _external=True),
+                   "suggestions": url_for("api.suggest_text", _external=True)})
+
+
+@bp.get("/openapi.json", endpoint="openapi")
+@params()
+def openapi_description():
+    return jsonify(openapi.describe(current_app.config["VERSION"]))
+
+
+@bp.get("/key-events")
+@params("q", "bio_level", *PAGING)
+def key_events():
+    q = text_param("q", openapi.Q_MAX)
+    page, per_page = paging()
+    as_csv = wants_csv()
+    result = search.search(get_db(), "key_events", q, page=page, per_page=per_page,
+                           filters={"bio_level": request.args.get("bio_level", "")})
+    return listing([ke_summary(r) for r in result.rows], result.total, page, per_page,
+                   csv_fields=KE_CSV_FIELDS, as_csv=as_csv)
+
+
+@bp.get("/key-events/<ke_id>")
+@params()
+def key_event(ke_id: str):
+    conn = get_db()
+    row = key_event_or_404(ke_id)
+    ke_id = row["ke_id"]
+    upstream = [r[0] for r in conn.execute(
+        "SELECT upstream_ke_id FROM ke_relationships WHERE downstream_ke_id = ? "
+        "ORDER BY CAST(substr(upstream_ke_id, 4) AS INTEGER)", (ke_id,))]
+    downstream = [r[0] for r in conn.execute(
+        "SELECT downstream_ke_id FROM ke_relationships WHERE upstream_ke_id = ? "
+        "ORDER BY CAST(substr(downstream_ke_id, 4) AS INTEGER)", (ke_id,))]
+    number = exports.ke_number(ke_id)
+    return jsonify({
+        **ke_summary(row),
+        "description": row["description"],
+        "iri": f"{exports.KE_IRI}{number}",
+        "aopwiki_url": exports.AOPWIKI_URL.format(number),
+        "upstream_ke_ids": upstream,
+        "downstream_ke_ids": downstream,
+        "mapping_count": exports.count_mappings(conn, exports.MappingFilter(ke_id=ke_id)),
+        "mappings_url": url_for("api.mappings", ke=ke_path(ke_id), _external=True),
+        "suggestions_url": url_for("api.ke_suggestions", ke_id=ke_path(ke_id), _external=True),
+        "updated_at": row["updated_at"],
+    })
+
+
+@bp.get("/key-events/<ke_id>/suggestions")
+@params("k")
+def ke_suggestions(ke_id: str):
+    k = int_param("k", openapi.K_DEFAULT, 1, openapi.K_MAX)
+    row = key_event_or_404(ke_id)
+    engine = get_engine()
+    status = engine.status()
+    if not status.get("ready"):
+        return engine_unavailable(status, "Suggestions")
+    results = engine.suggest_for_ke(row["ke_id"], k=k)
+    return jsonify(ke_id=row["ke_id"], k=k, items=[suggestion_record(s) for s in results])
+
+
+@bp.get("/suggestions")
+@params("text", "k")
+def suggest_text():
+    text = text_param("text", openapi.TEXT_MAX, required=True)
+    k = int_param("k", openapi.K_DEFAULT, 1, openapi.K_MAX)
+    engine = get_engine()
+    status = engine.status()
+    if not (status.get("ready") and status.get("model") == "loaded"):
+        return engine_unavailable(status, "Free-text suggestions")
+    results = engine.suggest_for_text(text, k=k)
+    return jsonify(text=text, k=k, items=[suggestion_record(s) for s in results])
+
+
+@bp.get("/pathways")
+@params("q", "organism", *PAGING)
+def pathways():
+    q = text_param("q", openapi.Q_MAX)
+    page, per_page = paging()
+    as_csv = wants_csv()
+    result = search.search(get_db(), "pathways", q, page=page, per_page=per_page,
+                           filters={"organism": request.args.get("organism", "")})
+    return listing([wp_summary(r) for r in result.rows], result.total, page, per_page,
+                   csv_fields=WP_CSV_FIELDS, as_csv=as_csv)
+
+
+@bp.get("/pathways/<wp_id>")
+@params()
+def pathway(wp_id: str):
+    conn = get_db()
+    row = pathway_or_404(wp_id)
+    wp_id = row["wp_id"]
+    return jsonify({
+        **wp_summary(row),
+        "description": row["description"],
+        "genes": json.loads(row["genes"]),
+        "iri": f"{exports.WP_IRI}{wp_id}",
+        "wikipathways_url": exports.WIKIPATHWAYS_URL.format(wp_id),
+        "mapping_count": exports.count_mappings(conn, exports.MappingFilter(wp_id=wp_id)),
+        "mappings_url": url_for("api.mappings", pathway=wp_id, _external=True),
+        "updated_at": row["updated_at"],
+    })
+
+
+@bp.get("/mappings")
+@params("ke", "pathway", "confidence", "min_confidence", *PAGING)
+def mappings():
+    ke = request.args.get("ke", "").strip()
+    wp = request.args.get("pathway", "").strip()
+    filters = exports.MappingFilter(
+        ke_id=exports.parse_ke_id(ke, "ke") if ke else None,
+        wp_id=exports.parse_wp_id(wp, "pathway") if wp else None,
+        confidence=exports.parse_confidence(request.args.get("confidence"), "confidence"),
+        min_confidence=exports.parse_confidence(request.args.get("min_confidence"), "min_confidence"),
+    )
+    page, per_page = paging()
+    as_csv = wants_csv()
+    conn = get_db()
+    total = exports.count_mappings(conn, filters)
+    rows = exports.fetch_mappings(conn, filters, limit=per_page, offset=(page - 1) * per_page)
+    return listing([mapping_record(r) for r in rows], total, page, per_page,
+                   csv_fields=MAPPING_CSV_FIELDS, as_csv=as_csv)
+
+
+@bp.get("/mappings/<mapping_id>")
+@params()
+def mapping(mapping_id: str):
+    if not WHOLE_NUMBER.match(mapping_id):
+        raise InvalidParameter("mapping_id", f"mapping_id={mapping_id[:40]!r} is not allowed; "
+                                             "use the mapping's number, e.g. /api/v1/mappings/12")
+    record = exports.get_mapping(get_db(), int(mapping_id))
+    if record is None:
+        abort(404, f"There is no approved mapping {int(mapping_id)}.")
+    return jsonify(mapping_record(record))

@@ -1,0 +1,339 @@
+"""The public API's contract: its limits and its OpenAPI 3.1 description (no Flask imports).
+
+The API blueprint takes its limits from here and serves `describe()` at /api/v1/openapi.json;
+a test checks that every /api/v1 route is described here and nothing else is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .exports import CONFIDENCE_LEVELS
+
+PER_PAGE_DEFAULT = 25
+PER_PAGE_MAX = 100
+PAGE_MAX = 10_000
+K_DEFAULT = 10
+K_MAX = 50
+Q_MAX = 200
+TEXT_MAX = 2000
+
+JSON = "application/json"
+CSV = "text/csv"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _string(description: str = "", nullable: bool = False, **extra: Any) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": ["string", "null"] if nullable else "string", **extra}
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def _page_of(item: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["items", "total", "page", "per_page", "pages", "links"],
+        "properties": {
+            "items": {"type": "array", "items": _ref(item)},
+            "total": {"type": "integer", "minimum": 0, "description": "Matches over all pages."},
+            "page": {"type": "integer", "minimum": 1},
+            "per_page": {"type": "integer", "minimum": 1, "maximum": PER_PAGE_MAX},
+            "pages": {"type": "integer", "minimum": 1},
+            "links": _ref("PageLinks"),
+        },
+    }
+
+
+def _param(name: str, where: str, schema: dict[str, Any], description: str, *,
+           required: bool = False, example: Any = None) -> dict[str, Any]:
+    param = {"name": name, "in": where, "required": required or where == "path",
+             "description": description, "schema": schema}
+    if example is not None:
+        param["example"] = example
+    return param
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": _ref("Error")}}}
+
+
+PAGING = [
+    {"$ref": "#/components/parameters/page"},
+    {"$ref": "#/components/parameters/per_page"},
+]
+KE_PATH = _param("ke_id", "path", {"type": "string"},
+                 "Key Event id: `KE55`, `55` or `KE 55` (URL-encoded as `KE%2055`).", example="KE55")
+WP_PATH = _param("wp_id", "path", {"type": "string"}, "Pathway id: `WP254` or `254`.", example="WP254")
+
+
+def _list_responses(schema: str, what: str) -> dict[str, Any]:
+    return {
+        "200": {
+            "description": f"One page of {what}. The `Link` header has first/prev/next/last URLs; "
+                           "`X-Total-Count` the number of matches.",
+            "headers": {"Link": {"$ref": "#/components/headers/Link"},
+                        "X-Total-Count": {"$ref": "#/components/headers/X-Total-Count"}},
+            "content": {JSON: {"schema": _ref(schema)},
+                        CSV: {"schema": {"type": "string",
+                                         "description": "The page's items as CSV (send `Accept: text/csv`)."}}},
+        },
+        "400": _error("A query parameter is not allowed; the message names it and the allowed values."),
+        "406": _error("The Accept header allows neither application/json nor text/csv."),
+    }
+
+
+def _paths() -> dict[str, Any]:
+    return {
+        "/": {"get": {
+            "operationId": "index", "summary": "What this API offers, with links.",
+            "responses": {"200": {"description": "Links to the resources and this description.",
+                                  "content": {JSON: {"schema": _ref("Index")}}}},
+        }},
+        "/openapi.json": {"get": {
+            "operationId": "openapi", "summary": "This OpenAPI 3.1 description.",
+            "responses": {"200": {"description": "The description.",
+                                  "content": {JSON: {"schema": {"type": "object"}}}}},
+        }},
+        "/key-events": {"get": {
+            "operationId": "listKeyEvents", "summary": "List or search Key Events.",
+            "description": "Without `q`, Key Events in id order. With `q`: an exact id first, then "
+                           "full-text matches on title and description (best first), then substring "
+                           "matches on the title.",
+            "parameters": [
+                _param("q", "query", {"type": "string", "maxLength": Q_MAX},
+                       "Search words or a KE id.", example="liver fibrosis"),
+                _param("bio_level", "query", {"type": "string"},
+                       "Only this biological level (exact), e.g. `Cellular`.", example="Cellular"),
+                *PAGING,
+            ],
+            "responses": _list_responses("KeyEventPage", "Key Events"),
+        }},
+        "/key-events/{ke_id}": {"get": {
+            "operationId": "getKeyEvent", "summary": "One Key Event with its description and neighbours.",
+            "parameters": [KE_PATH],
+            "responses": {"200": {"description": "The Key Event.", "content": {JSON: {"schema": _ref("KeyEvent")}}},
+                          "400": _error("The id is not a Key Event id."),
+                          "404": {"$ref": "#/components/responses/NotFound"}},
+        }},
+        "/key-events/{ke_id}/suggestions": {"get": {
+            "operationId": "suggestPathwaysForKeyEvent",
+            "summary": "The top-k pathways suggested for a Key Event, with scores and reasons.",
+            "parameters": [KE_PATH, {"$ref": "#/components/parameters/k"}],
+            "responses": {
+                "200": {"description": "Suggestions, best first.",
+                        "content": {JSON: {"schema": _ref("Suggestions")}}},
+                "400": _error("The id or `k` is not allowed."),
+                "404": {"$ref": "#/components/responses/NotFound"},
+                "503": {"$ref": "#/components/responses/EngineNotReady"},
+            },
+        }},
+        "/suggestions": {"get": {
+            "operationId": "suggestPathwaysForText",
+            "summary": "The top-k pathways for free text (encoded with the preloaded model).",
+            "parameters": [
+                _param("text", "query", {"type": "string", "minLength": 1, "maxLength": TEXT_MAX},
+                       "The text to find pathways for.", required=True, example="mitochondrial dysfunction"),
+                {"$ref": "#/components/parameters/k"},
+            ],
+            "responses": {
+                "200": {"description": "Suggestions, best first.",
+                        "content": {JSON: {"schema": _ref("Suggestions")}}},
+                "400": _error("`text` is missing or too long, or `k` is not allowed."),
+                "503": {"$ref": "#/components/responses/EngineNotReady"},
+            },
+        }},
+        "/pathways": {"get": {
+            "operationId": "listPathways", "summary": "List or search pathways.",
+            "description": "Without `q`, pathways in id order. With `q`: an exact id first, then full-text "
+                           "matches on title, description and genes (best first), then substring matches.",
+            "parameters": [
+                _param("q", "query", {"type": "string", "maxLength": Q_MAX},
+                       "Search words, a gene symbol or a WP id.", example="apoptosis"),
+                _param("organism", "query", {"type": "string"}, "Only this organism (exact).",
+                       example="Homo sapiens"),
+                *PAGING,
+            ],
+            "responses": _list_responses("PathwayPage", "pathways"),
+        }},
+        "/pathways/{wp_id}": {"get": {
+            "operationId": "getPathway", "summary": "One pathway with its description and genes.",
+            "parameters": [WP_PATH],
+            "responses": {"200": {"description": "The pathway.", "content": {JSON: {"schema": _ref("Pathway")}}},
+                          "400": _error("The id is not a WikiPathways id."),
+                          "404": {"$ref": "#/components/responses/NotFound"}},
+        }},
+        "/mappings": {"get": {
+            "operationId": "listMappings", "summary": "Approved KE→pathway mappings, filtered.",
+            "description": "Ordered by KE number, then pathway number. Filters combine (AND).",
+            "parameters": [
+                _param("ke", "query", {"type": "string"}, "Only this Key Event (`KE55`, `55`, `KE 55`).",
+                       example="KE55"),
+                _param("pathway", "query", {"type": "string"}, "Only this pathway (`WP254`, `254`).",
+                       example="WP254"),
+                _param("confidence", "query", {"type": "string", "enum": list(CONFIDENCE_LEVELS)},
+                       "Only this confidence level."),
+                _param("min_confidence", "query", {"type": "string", "enum": list(CONFIDENCE_LEVELS)},
+                       "This confidence level or better (high > medium > low)."),
+                *PAGING,
+            ],
+            "responses": _list_responses("MappingPage", "mappings"),
+        }},
+        "/mappings/{mapping_id}": {"get": {
+            "operationId": "getMapping", "summary": "One approved mapping.",
+            "parameters": [_param("mapping_id", "path", {"type": "string", "pattern": "^[0-9]+$"},
+                                  "The mapping's number.", example="1")],
+            "responses": {"200": {"description": "The mapping.", "content": {JSON: {"schema": _ref("Mapping")}}},
+                          "400": _error("The id is not a whole number."),
+                          "404": {"$ref": "#/components/responses/NotFound"}},
+        }},
+    }
+
+
+def _schemas() -> dict[str, Any]:
+    url = {"type": "string", "format": "uri"}
+    mapping_props: dict[str, Any] = {
+        "id": {"type": "integer"},
+        "ke_id": _string("Key Event id, e.g. `KE 55`.", pattern="^KE [0-9]+$"),
+        "ke_title": _string(),
+        "wp_id": _string("Pathway id, e.g. `WP254`.", pattern="^WP[0-9]+$"),
+        "wp_title": _string(),
+        "confidence": {"type": "string", "enum": list(CONFIDENCE_LEVELS)},
+        "relationship": _string("causative, responsive, bidirectional or unclear."),
+        "evidence": _string("known, likely, possible or uncertain."),
+        "specificity": _string("specific, includes or loose."),
+        "coverage": _string("complete, key steps or minor."),
+        "rationale": _string("The curator's reasoning (free text)."),
+        "suggestion_score": {"type": ["number", "null"],
+                             "description": "The suggestion score when the pair was proposed."},
+        "proposed_by": _string(),
+        "approved_by": _string(),
+        "ke_catalog_version": {"type": ["integer", "null"]},
+        "wp_catalog_version": {"type": ["integer", "null"]},
+        "created_at": _string(format="date-time"),
+        "updated_at": _string(format="date-time"),
+        "url": url,
+    }
+    ke_summary = {
+        "ke_id": _string(pattern="^KE [0-9]+$"),
+        "title": _string(),
+        "bio_level": _string("Molecular, Cellular, Tissue, Organ, Individual or Population.", nullable=True),
+        "aop_ids": {"type": "array", "items": _string(pattern="^AOP [0-9]+$")},
+        "url": url,
+    }
+    wp_summary = {
+        "wp_id": _string(pattern="^WP[0-9]+$"),
+        "title": _string(),
+        "organism": _string(nullable=True),
+        "gene_count": {"type": "integer", "minimum": 0},
+        "url": url,
+    }
+    related = {
+        "description": _string(nullable=True),
+        "iri": {**url, "description": "identifiers.org IRI (as used in the Turtle export)."},
+        "mapping_count": {"type": "integer", "minimum": 0, "description": "Approved mappings."},
+        "mappings_url": url,
+        "updated_at": _string(format="date-time"),
+    }
+    suggestion = {
+        "wp_id": _string(pattern="^WP[0-9]+$"),
+        "title": _string(),
+        "score": {"type": "number", "description": "Combined score used for the ranking."},
+        "text_score": {"type": ["number", "null"], "description": "Text (embedding) similarity alone."},
+        "reasons": {"type": "array", "items": _string()},
+        "url": url,
+    }
+    return {
+        "Error": {
+            "type": "object", "required": ["error"],
+            "properties": {"error": {
+                "type": "object", "required": ["status", "message"],
+                "properties": {"status": {"type": "integer"}, "message": _string(),
+                               "engine": {"type": "object", "description": "Suggestion engine status (503)."}},
+            }},
+        },
+        "PageLinks": {
+            "type": "object", "required": ["self"],
+            "properties": {name: url for name in ("self", "first", "prev", "next", "last")},
+        },
+        "Index": {
+            "type": "object", "required": ["name", "version", "openapi", "resources"],
+            "properties": {"name": _string(), "version": _string(), "openapi": url,
+                           "resources": {"type": "object", "additionalProperties": url}},
+        },
+        "KeyEventSummary": {"type": "object", "required": list(ke_summary), "properties": ke_summary},
+        "KeyEvent": {
+            "type": "object",
+            "required": [*ke_summary, *related, "aopwiki_url", "upstream_ke_ids", "downstream_ke_ids",
+                         "suggestions_url"],
+            "properties": {
+                **ke_summary, **related,
+                "aopwiki_url": url,
+                "upstream_ke_ids": {"type": "array", "items": _string(pattern="^KE [0-9]+$")},
+                "downstream_ke_ids": {"type": "array", "items": _string(pattern="^KE [0-9]+$")},
+                "suggestions_url": url,
+            },
+        },
+        "PathwaySummary": {"type": "object", "required": list(wp_summary), "properties": wp_summary},
+        "Pathway": {
+            "type": "object", "required": [*wp_summary, *related, "genes", "wikipathways_url"],
+            "properties": {**wp_summary, **related, "wikipathways_url": url,
+                           "genes": {"type": "array", "items": _string("HGNC symbol.")}},
+        },
+        "Mapping": {"type": "object", "required": list(mapping_props), "properties": mapping_props},
+        "Suggestion": {"type": "object", "required": list(suggestion), "properties": suggestion},
+        "Suggestions": {
+            "type": "object", "required": ["k", "items"],
+            "properties": {"ke_id": _string(pattern="^KE [0-9]+$"), "text": _string(),
+                           "k": {"type": "integer", "minimum": 1, "maximum": K_MAX},
+                           "items": {"type": "array", "items": _ref("Suggestion")}},
+        },
+        "KeyEventPage": _page_of("KeyEventSummary"),
+        "PathwayPage": _page_of("PathwaySummary"),
+        "MappingPage": _page_of("Mapping"),
+    }
+
+
+def describe(version: str) -> dict[str, Any]:
+    """The OpenAPI 3.1 document for /api/v1 (paths are relative to the server URL)."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "kewp API",
+            "version": version,
+            "summary": "Read-only access to Key Events, pathways, suggestions and approved mappings.",
+            "description": "Key Events come from AOP-Wiki (CC BY-SA 4.0), pathways from WikiPathways (CC0). "
+                           "Errors are JSON: `{\"error\": {\"status\": 404, \"message\": \"...\"}}`. "
+                           "Unknown query parameters are refused with 400 so a typo never silently "
+                           "drops a filter.",
+        },
+        "servers": [{"url": "/api/v1"}],
+        "paths": _paths(),
+        "components": {
+            "schemas": _schemas(),
+            "parameters": {
+                "page": _param("page", "query", {"type": "integer", "minimum": 1, "maximum": PAGE_MAX,
+                                                 "default": 1}, "Page number (a page past the end is empty)."),
+                "per_page": _param("per_page", "query", {"type": "integer", "minimum": 1,
+                                                         "maximum": PER_PAGE_MAX, "default": PER_PAGE_DEFAULT},
+                                   "Items per page."),
+                "k": _param("k", "query", {"type": "integer", "minimum": 1, "maximum": K_MAX,
+                                           "default": K_DEFAULT}, "How many suggestions."),
+            },
+            "headers": {
+                "Link": {"description": "RFC 8288 links: rel first, prev, next, last.", "schema": {"type": "string"}},
+                "X-Total-Count": {"description": "Matches over all pages.", "schema": {"type": "integer"}},
+            },
+            "responses": {
+                "NotFound": _error("No such item (the message names the id)."),
+                "EngineNotReady": {
+                    "description": "The suggestion engine is not ready; `error.engine` says why "
+                                   "(model and embeddings status).",
+                    "content": {JSON: {"schema": _ref("Error")}},
+                },
+            },
+        },
+    }
