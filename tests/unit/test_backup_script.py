@@ -1,0 +1,473 @@
+"""scripts/kewp-backup on real WAL databases, run as the CLI it is (no VPS needed).
+
+Each test gets its own live database (the app's schema, WAL mode) and backup directory; the
+script reads no /etc file (KEWP_BACKUP_CONFIG points nowhere).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from app import db
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "scripts" / "kewp-backup"
+
+# Exit codes documented in the script.
+EXIT_NO_SPACE, EXIT_CHECK_FAILED, EXIT_LOCKED, EXIT_NO_BACKUP = 3, 4, 5, 6
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def make_db(path: Path, kes: int = 50, pathways: int = 50, padding_mb: int = 0) -> None:
+    """A live database with the app's schema: catalogue rows, a user, and optional bulk."""
+    conn = db.connect(path)
+    db.migrate(conn)
+    with db.write_transaction(conn):
+        conn.executemany("INSERT INTO key_events (ke_id, title) VALUES (?, ?)",
+                         [(f"KE {i}", f"Key event {i}") for i in range(1, kes + 1)])
+        conn.executemany("INSERT INTO pathways (wp_id, title) VALUES (?, ?)",
+                         [(f"WP{i}", f"Pathway {i}") for i in range(1, pathways + 1)])
+        conn.execute("INSERT INTO users (username, role) VALUES ('alice', 'admin')")
+        # Text that compresses like real audit JSON, not random bytes.
+        row = json.dumps({"note": "curated mapping evidence " * 20})
+        for i in range(padding_mb * 256):
+            conn.execute("INSERT INTO audit_log (actor, action, entity, entity_id, after) "
+                         "VALUES ('alice', 'seed', 'padding', ?, ?)", (str(i), row + str(i)))
+    conn.close()
+
+
+def insert_mapping(conn: sqlite3.Connection, n: int, kes: int = 50) -> int:
+    ke, wp = n % kes + 1, n // kes + 1
+    with db.write_transaction(conn):
+        cur = conn.execute(
+            "INSERT INTO mappings (ke_id, wp_id, relationship, evidence, specificity, coverage, confidence, "
+            "rationale, proposed_by, approved_by) VALUES (?, ?, 'causative', 'literature', 'specific', "
+            "'complete', 'high', 'test', 'alice', 'alice')", (f"KE {ke}", f"WP{wp}"))
+        return cur.lastrowid
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def files(directory: Path) -> dict[str, str]:
+    return {p.name: sha256(p) for p in sorted(directory.iterdir()) if p.is_file()}
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Path:
+    path = tmp_path / "data" / "ke_wp_mapping.db"
+    path.parent.mkdir()
+    make_db(path)
+    return path
+
+
+@pytest.fixture
+def backups(tmp_path: Path) -> Path:
+    path = tmp_path / "backups"
+    path.mkdir(mode=0o750)
+    return path
+
+
+@pytest.fixture
+def run(live: Path, backups: Path) -> Run:
+    def run(*args: str, env: dict[str, str] | None = None, check: bool = False,
+            dir: Path | None = None) -> subprocess.CompletedProcess[str]:
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith(("KEWP_", "JOURNAL_STREAM"))}
+        full_env.update(KEWP_BACKUP_CONFIG="/nonexistent/backup.env", KEWP_BACKUP_DB=str(live),
+                        KEWP_BACKUP_DIR=str(dir or backups), KEWP_BACKUP_RESERVE_MB="0")
+        full_env.update(env or {})
+        result = subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True,
+                                env=full_env, timeout=300, check=False)
+        if check and result.returncode != 0:
+            pytest.fail(f"kewp-backup {' '.join(args)} exited {result.returncode}:\n{result.stderr}")
+        return result
+    return run
+
+
+def good_backups(run: Run) -> list[dict]:
+    return [b for b in json.loads(run("list", "--json", check=True).stdout) if b["good"]]
+
+
+def restored_rows(run: Run, backup: str, dest: Path, sql: str) -> list[tuple]:
+    run("restore", backup, "--to", str(dest), check=True)
+    conn = sqlite3.connect(dest)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+# ---------------------------------------------------------------- backup
+
+
+def test_backup_writes_a_checked_compressed_copy_and_its_manifest(run: Run, live: Path, backups: Path) -> None:
+    result = run("backup", check=True)
+    data = Path(result.stdout.strip())
+    manifest = json.loads(data.with_name(data.name.removesuffix(".db.gz") + ".json").read_text())
+    assert manifest["integrity_check"] == "ok"
+    assert manifest["sha256"] == sha256(data)
+    assert manifest["db_sha256"] == hashlib.sha256(gzip.decompress(data.read_bytes())).hexdigest()
+    assert manifest["row_counts"] == {"key_events": 50, "pathways": 50, "mappings": 0, "proposals": 0,
+                                      "audit_log": 0, "users": 1}
+    assert manifest["schema_version"] == db.schema_version_expected()
+    assert "snapshot:" in result.stderr and "compressed:" in result.stderr
+    assert sorted(p.name for p in backups.iterdir()) == [data.name, manifest["name"] + ".json"]
+
+
+def test_backup_taken_while_a_writer_commits_continuously_loses_no_write(
+        run: Run, live: Path, tmp_path: Path) -> None:
+    """A writer commits mappings through the app's own db module all through the backup."""
+    make_db(bigger := tmp_path / "data" / "big.db", kes=200, pathways=200, padding_mb=40)
+    conn = db.connect(bigger)
+    committed: list[int] = []
+    failures: list[BaseException] = []
+    stop = threading.Event()
+
+    def writer() -> None:
+        n = 0
+        while not stop.is_set():
+            try:
+                committed.append(insert_mapping(conn, n, kes=200))
+            except Exception as exc:  # noqa: BLE001 (every failure counts)
+                failures.append(exc)
+            n += 1
+            time.sleep(0.002)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        while len(committed) < 50:
+            time.sleep(0.01)
+        before_backup = list(committed)
+        result = run("backup", env={"KEWP_BACKUP_DB": str(bigger)})
+        during = len(committed) - len(before_backup)
+    finally:
+        stop.set()
+        thread.join()
+        conn.close()
+    assert result.returncode == 0, result.stderr
+    assert failures == [], f"writes failed during the backup: {failures[:3]}"
+    assert during > 10, f"only {during} writes overlapped the backup: the test did not exercise concurrency"
+    ids = {r[0] for r in restored_rows(run, result.stdout.strip(), tmp_path / "r.db", "SELECT id FROM mappings")}
+    missing = set(before_backup) - ids
+    assert not missing, f"{len(missing)} mappings committed before the backup began are missing"
+
+
+def test_backup_refuses_root_on_a_database_owned_by_the_app_user(run: Run, live: Path, backups: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    os.chown(live, 10001, 10001)
+    result = run("backup")
+    assert result.returncode == 2
+    assert "not root" in result.stderr
+    assert list(backups.iterdir()) == []
+
+
+def test_a_bad_setting_is_named_with_its_source(run: Run) -> None:
+    result = run("list", env={"KEWP_BACKUP_KEEP_DAILY": "seven"})
+    assert result.returncode == 2
+    assert "KEWP_BACKUP_KEEP_DAILY='seven' (from environment)" in result.stderr
+
+
+def test_backup_waits_for_the_lock_and_gives_up_with_a_clear_code(run: Run, backups: Path) -> None:
+    fd = os.open(backups, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        result = run("backup", env={"KEWP_BACKUP_LOCK_TIMEOUT": "1"})
+    finally:
+        os.close(fd)
+    assert result.returncode == EXIT_LOCKED
+    assert "holds the lock" in result.stderr
+    assert list(backups.iterdir()) == []
+
+
+def test_an_interrupted_backup_leaves_nothing_that_looks_like_a_backup(
+        run: Run, tmp_path: Path, backups: Path) -> None:
+    make_db(big := tmp_path / "data" / "big.db", padding_mb=60)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEWP_")}
+    env.update(KEWP_BACKUP_CONFIG="/nonexistent", KEWP_BACKUP_DB=str(big), KEWP_BACKUP_DIR=str(backups),
+               KEWP_BACKUP_RESERVE_MB="0")
+    proc = subprocess.Popen([sys.executable, str(SCRIPT), "backup"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not any(p.name.endswith(".db.gz") for p in backups.iterdir()):
+        assert time.monotonic() < deadline and proc.poll() is None, "the backup never started compressing"
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)   # no chance to clean up
+    proc.wait()
+    left = sorted(p.name for p in backups.iterdir())
+    assert left and all(name.startswith(".tmp-") for name in left), left
+    assert good_backups(run) == []
+    assert run("restore", "--to", str(tmp_path / "x.db")).returncode == EXIT_NO_BACKUP
+    assert not (tmp_path / "x.db").exists()
+    run("backup", check=True)   # the next run clears the leftovers
+    assert not [p for p in backups.iterdir() if p.name.startswith(".")]
+    assert len(good_backups(run)) == 1
+
+
+# ---------------------------------------------------------------- verify and restore
+
+
+def test_a_truncated_backup_is_detected_and_never_restored(run: Run, live: Path, tmp_path: Path,
+                                                           backups: Path) -> None:
+    older = Path(run("backup", "--now", "2026-01-01T00:00:00Z", check=True).stdout.strip())
+    conn = db.connect(live)
+    insert_mapping(conn, 1)
+    conn.close()
+    newest = Path(run("backup", check=True).stdout.strip())
+    newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])
+    target = tmp_path / "target.db"
+    target.write_bytes(b"what was here before")
+
+    verified = run("verify", newest.name)
+    assert verified.returncode == EXIT_CHECK_FAILED
+    assert "damaged" in verified.stderr and "manifest says" in verified.stderr
+    restored = run("restore", newest.name, "--to", str(target))
+    assert restored.returncode == EXIT_CHECK_FAILED
+    assert target.read_bytes() == b"what was here before"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert "DAMAGED" in run("list", check=True).stdout
+    # Without a name, restore takes the newest good backup: the older one.
+    run("restore", "--to", str(target), check=True)
+    assert sha256(target) == json.loads(older.with_suffix("").with_suffix(".json").read_text())["db_sha256"]
+
+
+def test_a_corrupted_backup_of_the_right_size_is_detected(run: Run, tmp_path: Path) -> None:
+    data = Path(run("backup", check=True).stdout.strip())
+    raw = bytearray(data.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    data.write_bytes(bytes(raw))
+    result = run("restore", "--to", str(tmp_path / "t.db"))
+    assert result.returncode == EXIT_CHECK_FAILED
+    assert "sha256" in result.stderr
+    assert not (tmp_path / "t.db").exists()
+
+
+def test_restore_over_the_live_database_keeps_it_aside_with_its_wal(run: Run, live: Path) -> None:
+    name = Path(run("backup", check=True).stdout.strip()).name
+    conn = db.connect(live)
+    insert_mapping(conn, 7)      # after the backup: only in the safety copy
+    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    keep_open = db.connect(live)  # another connection keeps -wal and -shm on disk
+    keep_open.execute("SELECT 1").fetchall()
+    conn.close()
+    keep_open.close()
+    before = {p.name for p in live.parent.iterdir()}
+
+    run("restore", name, "--no-service", check=True)
+    after = {p.name for p in live.parent.iterdir()} - before
+    aside = sorted(p for p in live.parent.iterdir() if ".before-restore-" in p.name)
+    assert aside and aside[0].name.startswith("ke_wp_mapping.db.before-restore-")
+    assert after == {p.name for p in aside} | ({live.name} - before)
+    assert oct(live.stat().st_mode & 0o777) == "0o640"
+    restored = sqlite3.connect(live)
+    assert restored.execute("SELECT count(*) FROM mappings").fetchone()[0] == 0
+    restored.close()
+    old = sqlite3.connect(aside[0])
+    assert old.execute("SELECT count(*) FROM mappings").fetchone()[0] == 1
+    old.close()
+
+
+def test_drill_restores_the_newest_backup_to_a_scratch_file_and_cleans_up(run: Run, backups: Path) -> None:
+    run("backup", check=True)
+    before = files(backups)
+    result = run("drill", check=True)
+    assert "row counts match the manifest" in result.stderr
+    assert files(backups) == before
+
+
+def test_drill_fails_when_the_newest_backup_is_too_old(run: Run) -> None:
+    run("backup", "--now", "2026-01-01T00:00:00Z", check=True)
+    result = run("drill", "--max-age", "26")
+    assert result.returncode == EXIT_CHECK_FAILED
+    assert "h old" in result.stderr
+
+
+# ---------------------------------------------------------------- prune
+
+# Newest first. 2026-03-10 is a Tuesday (ISO week 11), 03-08 a Sunday (week 10).
+STAMPS = ["2026-03-10T12:00:00Z", "2026-03-10T11:00:00Z", "2026-03-10T10:00:00Z", "2026-03-10T09:00:00Z",
+          "2026-03-09T23:00:00Z", "2026-03-09T12:00:00Z", "2026-03-08T12:00:00Z", "2026-03-02T12:00:00Z",
+          "2026-02-20T12:00:00Z", "2026-01-15T12:00:00Z", "2025-12-15T12:00:00Z"]
+SMALL_POLICY = {"KEWP_BACKUP_KEEP_HOURLY": "3", "KEWP_BACKUP_KEEP_DAILY": "2",
+                "KEWP_BACKUP_KEEP_WEEKLY": "2", "KEWP_BACKUP_KEEP_MONTHLY": "2"}
+
+
+def name_of(stamp: str) -> str:
+    return "kewp-" + stamp.replace("-", "").replace(":", "")
+
+
+@pytest.fixture
+def back_dated(run: Run, backups: Path) -> Iterator[list[str]]:
+    """One real backup, then hard-linked copies stamped at STAMPS (prune reads only manifests)."""
+    first = Path(run("backup", "--now", STAMPS[-1], check=True).stdout.strip())
+    manifest = json.loads(first.with_suffix("").with_suffix(".json").read_text())
+    for stamp in STAMPS[:-1]:
+        name = name_of(stamp)
+        os.link(first, backups / f"{name}.db.gz")
+        (backups / f"{name}.json").write_text(json.dumps({**manifest, "name": name, "created_at": stamp,
+                                                          "file": f"{name}.db.gz"}))
+    yield [name_of(s) for s in STAMPS]
+
+
+def names(run: Run) -> list[str]:
+    return [b["name"] for b in good_backups(run)]
+
+
+def test_prune_keeps_exactly_the_configured_generations(run: Run, back_dated: list[str]) -> None:
+    run("prune", env=SMALL_POLICY, check=True)
+    # hourly 3: 03-10 12h, 11h, 10h; daily 2: 03-10, 03-09 (23h); weekly 2: week 11 (03-10 12h),
+    # week 10 (03-08); monthly 2: March (03-10 12h), February (02-20).
+    assert names(run) == [name_of(s) for s in ("2026-03-10T12:00:00Z", "2026-03-10T11:00:00Z",
+                                               "2026-03-10T10:00:00Z", "2026-03-09T23:00:00Z",
+                                               "2026-03-08T12:00:00Z", "2026-02-20T12:00:00Z")]
+
+
+def test_prune_as_of_an_earlier_now_leaves_later_backups_alone(run: Run, back_dated: list[str]) -> None:
+    run("prune", "--now", "2026-03-09T23:30:00Z", env=SMALL_POLICY, check=True)
+    assert names(run) == [name_of(s) for s in STAMPS[:4]] + [
+        name_of(s) for s in ("2026-03-09T23:00:00Z", "2026-03-09T12:00:00Z", "2026-03-08T12:00:00Z",
+                             "2026-02-20T12:00:00Z")]
+
+
+def test_prune_dry_run_lists_what_would_go_and_deletes_nothing(run: Run, back_dated: list[str],
+                                                              backups: Path) -> None:
+    before = files(backups)
+    result = run("prune", "--dry-run", env=SMALL_POLICY, check=True)
+    assert files(backups) == before
+    doomed = [line.split()[3] for line in result.stderr.splitlines() if "would delete" in line]
+    assert doomed == [name_of(s) for s in ("2026-03-10T09:00:00Z", "2026-03-09T12:00:00Z",
+                                           "2026-03-02T12:00:00Z", "2026-01-15T12:00:00Z",
+                                           "2025-12-15T12:00:00Z")]
+
+
+def test_prune_never_deletes_the_newest_good_backup(run: Run, back_dated: list[str], backups: Path) -> None:
+    newest = backups / f"{back_dated[0]}.db.gz"
+    newest.unlink()   # the newest is damaged now: it stays (for a human) and does not count
+    zero = dict.fromkeys(SMALL_POLICY, "0")
+    result = run("prune", env=zero, check=True)
+    assert names(run) == [back_dated[1]]
+    assert (backups / f"{back_dated[0]}.json").exists()
+    assert "DAMAGED" in result.stderr
+
+
+def test_prune_with_the_default_policy_on_a_year_of_backups(run: Run, backups: Path) -> None:
+    first = Path(run("backup", "--now", "2025-01-01T00:00:00Z", check=True).stdout.strip())
+    manifest = json.loads(first.with_suffix("").with_suffix(".json").read_text())
+    start = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+    stamps = [start + dt.timedelta(hours=3 * i) for i in range(1, 8 * 365)]
+    for when in stamps:
+        name = "kewp-" + when.strftime("%Y%m%dT%H%M%SZ")
+        os.link(first, backups / f"{name}.db.gz")
+        (backups / f"{name}.json").write_text(json.dumps(
+            {**manifest, "name": name, "created_at": when.strftime("%Y-%m-%dT%H:%M:%SZ")}))
+    run("prune", check=True)
+    kept = [dt.datetime.strptime(n, "kewp-%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC) for n in names(run)]
+    everything = sorted([start, *stamps], reverse=True)
+
+    def newest_per(key: Callable[[dt.datetime], object], count: int) -> set[dt.datetime]:
+        chosen: dict[object, dt.datetime] = {}
+        for when in everything:
+            chosen.setdefault(key(when), when)
+        return set(sorted(chosen.values(), reverse=True)[:count])
+
+    expected = (newest_per(lambda t: (t.date(), t.hour), 24) | newest_per(lambda t: t.date(), 7)
+                | newest_per(lambda t: t.isocalendar()[:2], 4) | newest_per(lambda t: (t.year, t.month), 6))
+    assert set(kept) == expected
+    assert len(kept) == len(expected) < 24 + 7 + 4 + 6
+
+
+# ---------------------------------------------------------------- full disk
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 4 MiB tmpfs as the backup directory."""
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        pytest.skip("mounting a tmpfs needs root")
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0750", "tmpfs", str(mnt)],
+                      check=False, capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_a_backup_that_would_fill_the_disk_fails_loudly_and_touches_nothing(
+        run: Run, live: Path, small_disk: Path) -> None:
+    earlier = Path(run("backup", dir=small_disk, check=True).stdout.strip())
+    conn = db.connect(live)
+    with db.write_transaction(conn):
+        conn.executemany("INSERT INTO audit_log (actor, action, entity, entity_id, after) VALUES (?, ?, ?, ?, ?)",
+                         [("a", "grow", "x", str(i), "y" * 2000) for i in range(2000)])
+    conn.close()
+    db_before = {p.name: sha256(p) for p in live.parent.iterdir()}
+    backups_before = files(small_disk)
+
+    result = run("backup", dir=small_disk)
+    assert result.returncode == EXIT_NO_SPACE, result.stderr
+    assert "not enough free space" in result.stderr and "nothing was written" in result.stderr
+    assert " bytes), only " in result.stderr   # the numbers, not only a word
+    assert files(small_disk) == backups_before
+    assert {p.name: sha256(p) for p in live.parent.iterdir()} == db_before
+    assert run("verify", earlier.name, dir=small_disk).returncode == 0
+
+
+# ---------------------------------------------------------------- alert
+
+
+class _Hook(BaseHTTPRequestHandler):
+    received: ClassVar[list[dict]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        _Hook.received.append(json.loads(body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_alert_writes_a_clear_line_and_posts_to_the_webhook(run: Run) -> None:
+    server = HTTPServer(("127.0.0.1", 0), _Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        result = run("alert", "kewp-backup.service", env={"KEWP_ALERT_WEBHOOK_URL": url})
+    finally:
+        server.shutdown()
+    assert result.returncode == 0, result.stderr
+    assert "ALERT kewp: kewp-backup.service failed on" in result.stderr
+    assert _Hook.received and _Hook.received[-1]["unit"] == "kewp-backup.service"
+    assert "failed" in _Hook.received[-1]["text"]
+
+
+def test_alert_fails_when_it_cannot_be_delivered(run: Run) -> None:
+    result = run("alert", "kewp-backup.service", env={"KEWP_ALERT_WEBHOOK_URL": "http://127.0.0.1:9/none"})
+    assert result.returncode == 1
+    assert "could not deliver the alert" in result.stderr
