@@ -1,15 +1,188 @@
-"""Mapping proposals by curators (being built: see issue 2, part 3)."""
+"""Approved mappings, their history, and curators' proposals to create, change or delete them.
 
-from flask import Blueprint, abort
+The propose form works without JavaScript: "Preview confidence" re-renders it with the
+level the answers give, and "Submit proposal" records it only once the curator has seen
+that level (the hidden `confirmed_confidence` must match; the small script in
+static/confidence.js keeps it in step live when JavaScript runs).
+"""
 
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+
+from ..db import get_db
+from ..services import confidence
+from ..services import mappings as svc
+from .auth import login_required
+
+log = logging.getLogger(__name__)
 bp = Blueprint("mappings", __name__)
+PER_PAGE = 25
+
+
+def _page_arg() -> int:
+    try:
+        return max(1, min(int(request.args.get("page", 1)), 10_000))
+    except ValueError:
+        abort(400, "page must be a whole number")
 
 
 @bp.get("/mappings")
 def index():
-    abort(501, "Mappings are not available yet.")
+    conn = get_db()
+    level = request.args.get("confidence", "").strip().lower()
+    if level and level not in confidence.LEVELS:
+        abort(400, f"confidence must be one of {', '.join(confidence.LEVELS)}, not {level[:20]!r}")
+    ke_arg, wp_arg = request.args.get("ke", "").strip(), request.args.get("wp", "").strip()
+    ke_id = wp_id = None
+    if ke_arg:
+        ke_id, error = svc.clean_ke_id(conn, ke_arg)
+        if error:
+            abort(400, error)
+    if wp_arg:
+        wp_id, error = svc.clean_wp_id(conn, wp_arg)
+        if error:
+            abort(400, error)
+    result = svc.list_mappings(conn, confidence_level=level or None, ke_id=ke_id, wp_id=wp_id,
+                               page=_page_arg(), per_page=PER_PAGE)
+    return render_template("mappings/index.html", result=result, level=level, ke=ke_arg, wp=wp_arg,
+                           levels=list(reversed(confidence.LEVELS)))
 
 
-@bp.get("/mappings/propose")
+@bp.get("/mappings/<int:mapping_id>")
+def detail(mapping_id: int):
+    conn = get_db()
+    mapping = svc.get_mapping(conn, mapping_id)
+    if mapping is None:
+        last = svc.deleted_mapping(conn, mapping_id)
+        if last is None:
+            abort(404, f"There is no mapping {mapping_id}.")
+        return render_template("mappings/detail.html", mapping=None, deleted=last, questions=confidence.QUESTIONS,
+                               history=svc.pair_history(conn, last["ke_id"], last["wp_id"]), pending=None)
+    return render_template("mappings/detail.html", mapping=mapping, deleted=None, questions=confidence.QUESTIONS,
+                           history=svc.pair_history(conn, mapping["ke_id"], mapping["wp_id"]),
+                           pending=svc.pending_for_pair(conn, mapping["ke_id"], mapping["wp_id"]))
+
+
+@bp.get("/mappings/mine")
+@login_required
+def mine():
+    status = request.args.get("status", "").strip().lower()
+    if status and status not in svc.STATUSES:
+        abort(400, f"status must be one of {', '.join(svc.STATUSES)}")
+    result = svc.proposals_by(get_db(), g.user.username, status=status or None, page=_page_arg(),
+                              per_page=PER_PAGE)
+    return render_template("mappings/mine.html", result=result, status=status, statuses=svc.STATUSES)
+
+
+@bp.get("/mappings/proposals/<int:proposal_id>")
+def proposal(proposal_id: int):
+    conn = get_db()
+    row = svc.get_proposal(conn, proposal_id)
+    if row is None:
+        abort(404, f"There is no proposal {proposal_id}.")
+    current = svc.get_mapping(conn, row["mapping_id"]) if row["mapping_id"] is not None else None
+    return render_template("mappings/proposal.html", p=row, current=current, questions=confidence.QUESTIONS,
+                           history=svc.pair_history(conn, row["ke_id"], row["wp_id"]))
+
+
+# --- proposing ----------------------------------------------------------------------------
+
+def _catalog_titles(conn: sqlite3.Connection, ke: str, wp: str) -> tuple[sqlite3.Row | None, sqlite3.Row | None]:
+    ke_id, _ = svc.clean_ke_id(conn, ke) if ke else (None, None)
+    wp_id, _ = svc.clean_wp_id(conn, wp) if wp else (None, None)
+    ke_row = conn.execute("SELECT ke_id, title FROM key_events WHERE ke_id = ?", (ke_id,)).fetchone() if ke_id else None
+    wp_row = conn.execute("SELECT wp_id, title FROM pathways WHERE wp_id = ?", (wp_id,)).fetchone() if wp_id else None
+    return ke_row, wp_row
+
+
+def _preview(values: Mapping[str, Any]) -> confidence.Assessment | None:
+    """The level for the answers given so far, when all four are valid."""
+    answers = {name: values.get(name) or "" for name in confidence.FIELDS}
+    if confidence.validate_answers(answers):
+        return None
+    return confidence.assess(answers)
+
+
+def _render_form(action: str, values: Mapping[str, Any], *, mapping: sqlite3.Row | None = None,
+                 errors: dict[str, str] | None = None, notice: str | None = None,
+                 conflict: svc.Conflict | None = None, status: int = 200):
+    conn = get_db()
+    if mapping is not None:
+        ke_row, wp_row = _catalog_titles(conn, mapping["ke_id"], mapping["wp_id"])
+    else:
+        ke_row, wp_row = _catalog_titles(conn, str(values.get("ke", "")), str(values.get("wp", "")))
+    assessment = _preview(values) if action != "delete" else None
+    rule = confidence.default_rule()
+    pending = svc.pending_for_pair(conn, ke_row["ke_id"], wp_row["wp_id"]) if ke_row and wp_row else None
+    form = {k: str(values.get(k) or "") for k in ("ke", "wp", "score", "rationale", *confidence.FIELDS)}
+    return render_template(
+        "mappings/propose.html", action=action, form=form, mapping=mapping, ke=ke_row, wp=wp_row,
+        errors=errors or {}, notice=notice, conflict=conflict, assessment=assessment, pending=pending,
+        questions=confidence.QUESTIONS, rule=rule, rule_json=json.dumps(rule.as_dict()),
+        max_rationale=svc.MAX_RATIONALE, min_rationale=svc.MIN_RATIONALE), status
+
+
+def _handle(action: str, mapping: sqlite3.Row | None = None):
+    conn = get_db()
+    if request.method == "GET":
+        if mapping is not None and action == "change":
+            values: dict[str, Any] = {name: mapping[name] for name in confidence.FIELDS}
+        else:
+            values = {k: request.args.get(k, "")[:100] for k in ("ke", "wp", "score")}
+        return _render_form(action, values, mapping=mapping)
+
+    form = request.form
+    try:
+        data = svc.clean_proposal(conn, form, action, mapping)
+    except svc.ValidationError as exc:
+        return _render_form(action, form, mapping=mapping, errors=exc.errors, status=400)
+    assessment = data.assessment
+    step = form.get("step", "submit")
+    if assessment is not None and (step == "preview" or form.get("confirmed_confidence") != assessment.level):
+        notice = None if step == "preview" else (
+            f"With these answers the confidence is {assessment.level}. Check it, then submit the proposal.")
+        return _render_form(action, form, mapping=mapping, notice=notice)
+    try:
+        proposal_id = svc.propose(conn, g.user.username, data)
+    except svc.DuplicateProposal as exc:
+        return _render_form(action, form, mapping=mapping, conflict=exc, status=409)
+    except svc.Conflict as exc:
+        return _render_form(action, form, mapping=mapping, conflict=exc, status=409)
+    except svc.ValidationError as exc:
+        return _render_form(action, form, mapping=mapping, errors=exc.errors, status=400)
+    verb = {"create": "map", "change": "change", "delete": "delete"}[action]
+    flash(f"Your proposal to {verb} {data.ke_id} → {data.wp_id} is recorded (proposal {proposal_id}); "
+          "an admin will review it.", "info")
+    return redirect(url_for(".proposal", proposal_id=proposal_id), code=303)
+
+
+@bp.route("/mappings/propose", methods=["GET", "POST"])
+@login_required
 def propose():
-    abort(501, "Proposing mappings is not available yet.")
+    return _handle("create")
+
+
+def _mapping_or_404(mapping_id: int) -> sqlite3.Row:
+    mapping = svc.get_mapping(get_db(), mapping_id)
+    if mapping is None:
+        abort(404, f"There is no mapping {mapping_id}; it may have been deleted.")
+    return mapping
+
+
+@bp.route("/mappings/<int:mapping_id>/change", methods=["GET", "POST"])
+@login_required
+def propose_change(mapping_id: int):
+    return _handle("change", _mapping_or_404(mapping_id))
+
+
+@bp.route("/mappings/<int:mapping_id>/delete", methods=["GET", "POST"])
+@login_required
+def propose_delete(mapping_id: int):
+    return _handle("delete", _mapping_or_404(mapping_id))

@@ -1,10 +1,70 @@
-"""Admin review of proposals (being built: see issue 2, part 3)."""
+"""Admin review of proposals: the queue of pending proposals, approve and reject (POST, CSRF)."""
 
-from flask import Blueprint, abort
+from __future__ import annotations
 
+import logging
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+
+from ..db import get_db
+from ..services import confidence
+from ..services import mappings as svc
+from .auth import admin_required
+
+log = logging.getLogger(__name__)
 bp = Blueprint("review", __name__)
+PER_PAGE = 50
+
+
+def _page_arg() -> int:
+    try:
+        return max(1, min(int(request.args.get("page", 1)), 10_000))
+    except ValueError:
+        abort(400, "page must be a whole number")
+
+
+def _render_queue(*, problem: str | None = None, problem_id: int | None = None,
+                  comment: str = "", status: int = 200):
+    result, counts = svc.review_queue(get_db(), page=_page_arg(), per_page=PER_PAGE)
+    return render_template("review/queue.html", result=result, counts=counts, questions=confidence.QUESTIONS,
+                           problem=problem, problem_id=problem_id, comment=comment), status
 
 
 @bp.get("/review")
+@admin_required
 def queue():
-    abort(501, "Review is not available yet.")
+    return _render_queue()
+
+
+def _decide(proposal_id: int, decision: str):
+    comment = request.form.get("comment", "")
+    conn = get_db()
+    try:
+        if decision == "approve":
+            result = svc.approve(conn, proposal_id, g.user.username, comment)
+        else:
+            result = svc.reject(conn, proposal_id, g.user.username, comment)
+    except svc.NotFound as exc:
+        abort(404, str(exc))
+    except svc.ValidationError as exc:
+        return _render_queue(problem=" ".join(exc.errors.values()), problem_id=proposal_id,
+                             comment=comment[:svc.MAX_COMMENT], status=400)
+    except svc.Conflict as exc:
+        return _render_queue(problem=str(exc), problem_id=proposal_id, status=409)
+    if result.status == "approved":
+        flash(f"Approved proposal {proposal_id}: mapping {result.mapping_id} {result.action}d.", "info")
+    else:
+        flash(f"Rejected proposal {proposal_id}; the curator sees your comment.", "info")
+    return redirect(url_for(".queue"), code=303)
+
+
+@bp.post("/review/<int:proposal_id>/approve")
+@admin_required
+def approve(proposal_id: int):
+    return _decide(proposal_id, "approve")
+
+
+@bp.post("/review/<int:proposal_id>/reject")
+@admin_required
+def reject(proposal_id: int):
+    return _decide(proposal_id, "reject")

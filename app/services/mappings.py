@@ -1,0 +1,474 @@
+"""Mapping proposals, review decisions and the audit history. No Flask imports.
+
+A curator proposes to create, change or delete a KE -> pathway mapping; an admin approves
+or rejects it. Each write is one short `write_transaction` (BEGIN IMMEDIATE), and the
+audit_log row for a change is written in the same transaction as the change, so the
+history never misses or invents a step. "At most one pending proposal per pair" is the
+partial unique index `proposals_one_pending`: a second proposal fails inside the database
+(IntegrityError -> DuplicateProposal), never through a check-then-insert race.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..db import write_transaction
+from . import confidence
+from .catalog_import import KE_ID, WP_ID, catalog_version
+
+log = logging.getLogger(__name__)
+
+ACTIONS = ("create", "change", "delete")
+STATUSES = ("pending", "approved", "rejected")
+MIN_RATIONALE = 10
+MAX_RATIONALE = 2000
+MAX_COMMENT = 1000
+MAX_PER_PAGE = 200
+
+
+# --- errors -------------------------------------------------------------------------------
+
+class MappingError(Exception):
+    """Base of the refusals below; str() is a message fit for a curator."""
+
+
+class ValidationError(MappingError):
+    """The input is invalid; `errors` maps each form field to what is wrong with it."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+class NotFound(MappingError):
+    """No proposal or mapping with that id."""
+
+
+class Conflict(MappingError):
+    """The request contradicts the current state (already mapped, mapping gone, already decided).
+
+    `proposal_id` / `mapping_id` point at the record in the way, for a link.
+    """
+
+    def __init__(self, message: str, *, proposal_id: int | None = None, mapping_id: int | None = None) -> None:
+        super().__init__(message)
+        self.proposal_id = proposal_id
+        self.mapping_id = mapping_id
+
+
+class DuplicateProposal(Conflict):
+    """A proposal for this KE/pathway pair is already pending (see `proposal_id`)."""
+
+
+# --- input --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ProposalInput:
+    """A validated proposal, ready for `propose`."""
+
+    action: str
+    ke_id: str
+    wp_id: str
+    rationale: str
+    answers: dict[str, str] | None = None     # None for a delete
+    suggestion_score: float | None = None
+    mapping_id: int | None = None             # the mapping a change/delete is about
+
+    @property
+    def assessment(self) -> confidence.Assessment | None:
+        return confidence.assess(self.answers) if self.answers is not None else None
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    text = str(value)
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+def clean_ke_id(conn: sqlite3.Connection, value: Any) -> tuple[str | None, str | None]:
+    """(normalized id, None) or (None, error message)."""
+    raw = str(value or "").strip()
+    if not raw:
+        return None, "Give a Key Event id, e.g. KE 55."
+    match = KE_ID.match(raw) if len(raw) <= 20 else None
+    if not match:
+        return None, f"{_short(raw)} is not a Key Event id like KE 55."
+    ke_id = f"KE {int(match.group(1))}"
+    if conn.execute("SELECT 1 FROM key_events WHERE ke_id = ?", (ke_id,)).fetchone() is None:
+        return None, f"{ke_id} is not in the Key Event catalogue."
+    return ke_id, None
+
+
+def clean_wp_id(conn: sqlite3.Connection, value: Any) -> tuple[str | None, str | None]:
+    raw = str(value or "").strip()
+    if not raw:
+        return None, "Give a WikiPathways id, e.g. WP254."
+    match = WP_ID.match(raw) if len(raw) <= 20 else None
+    if not match:
+        return None, f"{_short(raw)} is not a WikiPathways id like WP254."
+    wp_id = f"WP{int(match.group(1))}"
+    if conn.execute("SELECT 1 FROM pathways WHERE wp_id = ?", (wp_id,)).fetchone() is None:
+        return None, f"{wp_id} is not in the pathway catalogue."
+    return wp_id, None
+
+
+def clean_score(value: Any) -> tuple[float | None, str | None]:
+    raw = str(value if value is not None else "").strip()
+    if not raw:
+        return None, None
+    try:
+        score = float(raw) if len(raw) <= 30 else math.nan
+    except ValueError:
+        score = math.nan
+    if not math.isfinite(score) or not -1.0 <= score <= 1.0:
+        return None, f"{_short(raw)} is not a suggestion score (a number from -1 to 1); leave it empty if unsure."
+    return round(score, 4), None
+
+
+def clean_text(value: Any, *, what: str, minimum: int, maximum: int) -> tuple[str | None, str | None]:
+    text = str(value or "").replace("\r\n", "\n").strip()
+    if not text:
+        return None, f"Write a {what}."
+    if len(text) < minimum:
+        return None, f"The {what} is too short: say why in at least {minimum} characters."
+    if len(text) > maximum:
+        return None, f"The {what} is {len(text)} characters long; the limit is {maximum}."
+    return text, None
+
+
+def clean_proposal(conn: sqlite3.Connection, form: Mapping[str, Any], action: str = "create",
+                   mapping: Mapping[str, Any] | None = None) -> ProposalInput:
+    """Validate a proposal's fields; raises ValidationError naming every bad field.
+
+    For `create` the pair comes from the form (`ke`, `wp`, optional `score`); for
+    `change`/`delete` it is the given mapping's. `delete` needs only a rationale.
+    """
+    if action not in ACTIONS:
+        raise ValidationError({"action": f"{_short(action)} is not one of {', '.join(ACTIONS)}."})
+    errors: dict[str, str] = {}
+    score = None
+    if action == "create":
+        ke_id, ke_error = clean_ke_id(conn, form.get("ke"))
+        wp_id, wp_error = clean_wp_id(conn, form.get("wp"))
+        score, score_error = clean_score(form.get("score"))
+        for name, error in (("ke", ke_error), ("wp", wp_error), ("score", score_error)):
+            if error:
+                errors[name] = error
+        mapping_id = None
+    else:
+        if mapping is None:
+            raise ValidationError({"mapping": f"a {action} proposal needs the mapping it is about"})
+        ke_id, wp_id, mapping_id = mapping["ke_id"], mapping["wp_id"], int(mapping["id"])
+    answers = None
+    if action != "delete":
+        answers = {name: str(form.get(name) or "") for name in confidence.FIELDS}
+        errors.update(confidence.validate_answers(answers))
+    rationale, rationale_error = clean_text(form.get("rationale"), what="rationale",
+                                            minimum=MIN_RATIONALE, maximum=MAX_RATIONALE)
+    if rationale_error:
+        errors["rationale"] = rationale_error
+    if errors:
+        raise ValidationError(errors)
+    return ProposalInput(action, ke_id, wp_id, rationale, answers, score, mapping_id)
+
+
+# --- audit --------------------------------------------------------------------------------
+
+def _snapshot(row: sqlite3.Row | None) -> str | None:
+    return None if row is None else json.dumps(dict(row), sort_keys=True)
+
+
+def _audit(conn: sqlite3.Connection, actor: str, action: str, entity: str, entity_id: int, *,
+           before: sqlite3.Row | None, after: sqlite3.Row | None) -> None:
+    """One history row; call inside the transaction that makes the change."""
+    conn.execute("INSERT INTO audit_log (actor, action, entity, entity_id, before, after) VALUES (?, ?, ?, ?, ?, ?)",
+                 (actor, action, entity, str(entity_id), _snapshot(before), _snapshot(after)))
+
+
+def _proposal_row(conn: sqlite3.Connection, proposal_id: int) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM proposals WHERE id = ?", (proposal_id,)).fetchone()
+
+
+def _mapping_row(conn: sqlite3.Connection, mapping_id: int) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM mappings WHERE id = ?", (mapping_id,)).fetchone()
+
+
+def _mapping_for_pair(conn: sqlite3.Connection, ke_id: str, wp_id: str) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM mappings WHERE ke_id = ? AND wp_id = ?", (ke_id, wp_id)).fetchone()
+
+
+def pending_for_pair(conn: sqlite3.Connection, ke_id: str, wp_id: str) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM proposals WHERE ke_id = ? AND wp_id = ? AND status = 'pending'",
+                        (ke_id, wp_id)).fetchone()
+
+
+# --- writes -------------------------------------------------------------------------------
+
+def propose(conn: sqlite3.Connection, actor: str, data: ProposalInput) -> int:
+    """Record a pending proposal (and its audit row); returns the proposal id.
+
+    Raises DuplicateProposal when the pair already has a pending proposal, Conflict when a
+    create targets a pair that is already mapped or a change/delete a mapping that is gone.
+    """
+    assessment = data.assessment
+    answers = data.answers or {}
+    try:
+        with write_transaction(conn):
+            if data.action == "create":
+                existing = _mapping_for_pair(conn, data.ke_id, data.wp_id)
+                if existing is not None:
+                    raise Conflict(f"{data.ke_id} → {data.wp_id} is already mapped; propose a change to "
+                                   "that mapping instead.", mapping_id=existing["id"])
+            else:
+                current = _mapping_row(conn, data.mapping_id) if data.mapping_id is not None else None
+                if current is None:
+                    raise Conflict(f"Mapping {data.mapping_id} no longer exists; nothing to {data.action}.")
+            cur = conn.execute(
+                "INSERT INTO proposals (action, ke_id, wp_id, mapping_id, relationship, evidence, specificity, "
+                "coverage, confidence, rationale, suggestion_score, proposed_by) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (data.action, data.ke_id, data.wp_id, data.mapping_id, answers.get("relationship"),
+                 answers.get("evidence"), answers.get("specificity"), answers.get("coverage"),
+                 assessment.level if assessment else None, data.rationale, data.suggestion_score, actor))
+            proposal_id = cur.lastrowid
+            _audit(conn, actor, "proposed", "proposal", proposal_id, before=None,
+                   after=_proposal_row(conn, proposal_id))
+    except sqlite3.IntegrityError as exc:
+        if "UNIQUE" in str(exc) and "proposals" in str(exc):
+            first = pending_for_pair(conn, data.ke_id, data.wp_id)
+            raise DuplicateProposal(
+                f"A proposal for {data.ke_id} → {data.wp_id} is already pending review"
+                + (f" (proposal {first['id']} by {first['proposed_by']})" if first else "")
+                + "; wait for its review before proposing again.",
+                proposal_id=first["id"] if first else None) from None
+        log.warning("proposal for %s -> %s refused by the database: %s", data.ke_id, data.wp_id, exc)
+        raise ValidationError({"form": f"The database refused the proposal ({exc}); "
+                                       "is the Key Event or pathway still in the catalogue?"}) from None
+    log.info("%s proposed to %s %s -> %s (proposal %d)", actor, data.action, data.ke_id, data.wp_id, proposal_id)
+    return proposal_id
+
+
+def _pending_proposal(conn: sqlite3.Connection, proposal_id: int) -> sqlite3.Row:
+    row = _proposal_row(conn, proposal_id)
+    if row is None:
+        raise NotFound(f"There is no proposal {proposal_id}.")
+    if row["status"] != "pending":
+        raise Conflict(f"Proposal {proposal_id} was already {row['status']} by {row['reviewed_by']}.",
+                       proposal_id=proposal_id)
+    return row
+
+
+def _decide(conn: sqlite3.Connection, proposal: sqlite3.Row, status: str, reviewer: str, *,
+            comment: str | None, mapping_id: int | None) -> None:
+    conn.execute("UPDATE proposals SET status = ?, reviewed_by = ?, review_comment = ?, "
+                 "reviewed_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), mapping_id = coalesce(?, mapping_id) "
+                 "WHERE id = ?", (status, reviewer, comment, mapping_id, proposal["id"]))
+    _audit(conn, reviewer, status, "proposal", proposal["id"], before=proposal,
+           after=_proposal_row(conn, proposal["id"]))
+
+
+@dataclass(frozen=True)
+class Decision:
+    proposal_id: int
+    action: str
+    status: str
+    mapping_id: int | None
+
+
+def approve(conn: sqlite3.Connection, proposal_id: int, reviewer: str, comment: str | None = None) -> Decision:
+    """Apply a pending proposal to `mappings` (create, change or delete), all in one transaction.
+
+    The mapping is stamped with who proposed and approved it, the suggestion score and the
+    current catalogue versions. Raises NotFound, or Conflict when the proposal is no longer
+    pending, a create's pair is already mapped, or a change/delete's mapping is gone.
+    """
+    comment_text = None
+    if comment is not None and comment.strip():
+        comment_text, error = clean_text(comment, what="comment", minimum=1, maximum=MAX_COMMENT)
+        if error:
+            raise ValidationError({"comment": error})
+    with write_transaction(conn):
+        proposal = _pending_proposal(conn, proposal_id)
+        action, ke_id, wp_id = proposal["action"], proposal["ke_id"], proposal["wp_id"]
+        versions = (catalog_version(conn, "key_events"), catalog_version(conn, "pathways"))
+        if action == "create":
+            existing = _mapping_for_pair(conn, ke_id, wp_id)
+            if existing is not None:
+                raise Conflict(f"{ke_id} → {wp_id} is already mapped (mapping {existing['id']}); "
+                               "reject this proposal, or propose a change to that mapping.",
+                               mapping_id=existing["id"], proposal_id=proposal_id)
+            cur = conn.execute(
+                "INSERT INTO mappings (ke_id, wp_id, relationship, evidence, specificity, coverage, confidence, "
+                "rationale, suggestion_score, proposed_by, approved_by, ke_catalog_version, wp_catalog_version) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (ke_id, wp_id, proposal["relationship"], proposal["evidence"], proposal["specificity"],
+                 proposal["coverage"], proposal["confidence"], proposal["rationale"], proposal["suggestion_score"],
+                 proposal["proposed_by"], reviewer, *versions))
+            mapping_id = cur.lastrowid
+            _audit(conn, reviewer, "created", "mapping", mapping_id, before=None, after=_mapping_row(conn, mapping_id))
+        else:
+            mapping_id = proposal["mapping_id"]
+            before = _mapping_row(conn, mapping_id) if mapping_id is not None else None
+            if before is None:
+                raise Conflict(f"The mapping {ke_id} → {wp_id} this proposal would {action} no longer exists; "
+                               "reject the proposal.", proposal_id=proposal_id)
+            if action == "change":
+                conn.execute(
+                    "UPDATE mappings SET relationship = ?, evidence = ?, specificity = ?, coverage = ?, "
+                    "confidence = ?, rationale = ?, suggestion_score = coalesce(?, suggestion_score), "
+                    "proposed_by = ?, approved_by = ?, ke_catalog_version = ?, wp_catalog_version = ?, "
+                    "updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?",
+                    (proposal["relationship"], proposal["evidence"], proposal["specificity"], proposal["coverage"],
+                     proposal["confidence"], proposal["rationale"], proposal["suggestion_score"],
+                     proposal["proposed_by"], reviewer, *versions, mapping_id))
+                _audit(conn, reviewer, "changed", "mapping", mapping_id, before=before,
+                       after=_mapping_row(conn, mapping_id))
+            else:
+                conn.execute("DELETE FROM mappings WHERE id = ?", (mapping_id,))
+                _audit(conn, reviewer, "deleted", "mapping", mapping_id, before=before, after=None)
+        _decide(conn, proposal, "approved", reviewer, comment=comment_text,
+                mapping_id=mapping_id if action == "create" else None)
+    log.info("%s approved proposal %d (%s %s -> %s)", reviewer, proposal_id, action, ke_id, wp_id)
+    return Decision(proposal_id, action, "approved", mapping_id)
+
+
+def reject(conn: sqlite3.Connection, proposal_id: int, reviewer: str, comment: str | None) -> Decision:
+    """Reject a pending proposal; the comment (why) is required and shown to the curator."""
+    comment_text, error = clean_text(comment, what="comment saying why", minimum=1, maximum=MAX_COMMENT)
+    if error:
+        raise ValidationError({"comment": error})
+    with write_transaction(conn):
+        proposal = _pending_proposal(conn, proposal_id)
+        _decide(conn, proposal, "rejected", reviewer, comment=comment_text, mapping_id=None)
+    log.info("%s rejected proposal %d", reviewer, proposal_id)
+    return Decision(proposal_id, proposal["action"], "rejected", proposal["mapping_id"])
+
+
+# --- reads --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[sqlite3.Row]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def _page(conn: sqlite3.Connection, select: str, where: list[str], params: list[Any], *, order: str,
+          page: int, per_page: int) -> Page:
+    page, per_page = max(1, page), max(1, min(per_page, MAX_PER_PAGE))
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    total = conn.execute(f"SELECT count(*) FROM ({select}{clause})", params).fetchone()[0]
+    rows = conn.execute(f"{select}{clause} ORDER BY {order} LIMIT ? OFFSET ?",
+                        [*params, per_page, (page - 1) * per_page]).fetchall()
+    return Page(rows, total, page, per_page)
+
+
+MAPPING_SELECT = ("SELECT m.*, k.title AS ke_title, p.title AS wp_title FROM mappings m "
+                  "JOIN key_events k ON k.ke_id = m.ke_id JOIN pathways p ON p.wp_id = m.wp_id")
+PROPOSAL_SELECT = ("SELECT pr.*, k.title AS ke_title, p.title AS wp_title, m.confidence AS current_confidence "
+                   "FROM proposals pr JOIN key_events k ON k.ke_id = pr.ke_id JOIN pathways p ON p.wp_id = pr.wp_id "
+                   "LEFT JOIN mappings m ON m.id = pr.mapping_id")
+
+
+def list_mappings(conn: sqlite3.Connection, *, confidence_level: str | None = None, ke_id: str | None = None,
+                  wp_id: str | None = None, page: int = 1, per_page: int = 25) -> Page:
+    """Approved mappings, newest change first, optionally filtered (ids already normalized)."""
+    where, params = [], []
+    for column, value in (("m.confidence", confidence_level), ("m.ke_id", ke_id), ("m.wp_id", wp_id)):
+        if value:
+            where.append(f"{column} = ?")
+            params.append(value)
+    return _page(conn, MAPPING_SELECT, where, params, order="m.updated_at DESC, m.id DESC", page=page,
+                 per_page=per_page)
+
+
+def get_mapping(conn: sqlite3.Connection, mapping_id: int) -> sqlite3.Row | None:
+    return conn.execute(f"{MAPPING_SELECT} WHERE m.id = ?", (mapping_id,)).fetchone()
+
+
+def get_proposal(conn: sqlite3.Connection, proposal_id: int) -> sqlite3.Row | None:
+    return conn.execute(f"{PROPOSAL_SELECT} WHERE pr.id = ?", (proposal_id,)).fetchone()
+
+
+def proposals_by(conn: sqlite3.Connection, username: str, *, status: str | None = None, page: int = 1,
+                 per_page: int = 25) -> Page:
+    """A curator's own proposals, newest first."""
+    where, params = ["pr.proposed_by = ?"], [username]
+    if status:
+        where.append("pr.status = ?")
+        params.append(status)
+    return _page(conn, PROPOSAL_SELECT, where, params, order="pr.id DESC", page=page, per_page=per_page)
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    total: int
+    by_action: dict[str, int]
+    by_confidence: dict[str, int]  # "none" for deletions, which have no assessment
+
+
+def review_queue(conn: sqlite3.Connection, *, page: int = 1, per_page: int = 50) -> tuple[Page, QueueCounts]:
+    """Pending proposals, oldest first, and their counts by action and confidence."""
+    result = _page(conn, PROPOSAL_SELECT, ["pr.status = 'pending'"], [], order="pr.proposed_at, pr.id",
+                   page=page, per_page=per_page)
+    by_action = dict.fromkeys(ACTIONS, 0)
+    by_confidence = {**dict.fromkeys(reversed(confidence.LEVELS), 0), "none": 0}
+    total = 0
+    for action, level, n in conn.execute("SELECT action, confidence, count(*) FROM proposals "
+                                         "WHERE status = 'pending' GROUP BY action, confidence"):
+        by_action[action] += n
+        by_confidence[level or "none"] += n
+        total += n
+    return result, QueueCounts(total, by_action, by_confidence)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    at: str
+    actor: str
+    action: str
+    entity: str
+    entity_id: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    changes: list[tuple[str, Any, Any]] = field(default_factory=list)
+
+
+_NOT_SHOWN = {"id", "ke_id", "wp_id", "updated_at", "created_at", "proposed_at", "reviewed_at"}
+
+
+def _entry(row: sqlite3.Row) -> HistoryEntry:
+    before = json.loads(row["before"]) if row["before"] else None
+    after = json.loads(row["after"]) if row["after"] else None
+    keys = sorted(set(before or {}) | set(after or {}))
+    changes = [(k, (before or {}).get(k), (after or {}).get(k)) for k in keys
+               if k not in _NOT_SHOWN and (before or {}).get(k) != (after or {}).get(k)]
+    return HistoryEntry(row["at"], row["actor"], row["action"], row["entity"], row["entity_id"], before, after,
+                        changes)
+
+
+def pair_history(conn: sqlite3.Connection, ke_id: str, wp_id: str) -> list[HistoryEntry]:
+    """Every audit row about the pair (its proposals and mappings, including deleted ones), oldest first."""
+    rows = conn.execute(
+        "SELECT * FROM audit_log WHERE entity IN ('mapping', 'proposal') "
+        "AND coalesce(json_extract(after, '$.ke_id'), json_extract(before, '$.ke_id')) = ? "
+        "AND coalesce(json_extract(after, '$.wp_id'), json_extract(before, '$.wp_id')) = ? ORDER BY id",
+        (ke_id, wp_id)).fetchall()
+    return [_entry(r) for r in rows]
+
+
+def deleted_mapping(conn: sqlite3.Connection, mapping_id: int) -> dict[str, Any] | None:
+    """The last state of a mapping that has been deleted (from the audit log), or None."""
+    row = conn.execute("SELECT before FROM audit_log WHERE entity = 'mapping' AND entity_id = ? "
+                       "AND action = 'deleted' ORDER BY id DESC LIMIT 1", (str(mapping_id),)).fetchone()
+    return json.loads(row["before"]) if row else None
