@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
-import gzip
 import hashlib
 import json
 import os
@@ -123,10 +122,12 @@ def restored_rows(run: Run, backup: str, dest: Path, sql: str) -> list[tuple]:
 def test_backup_writes_a_checked_compressed_copy_and_its_manifest(run: Run, live: Path, backups: Path) -> None:
     result = run("backup", check=True)
     data = Path(result.stdout.strip())
-    manifest = json.loads(data.with_name(data.name.removesuffix(".db.gz") + ".json").read_text())
+    manifest = json.loads(data.with_name(data.name.removesuffix(".db.zst") + ".json").read_text())
     assert manifest["integrity_check"] == "ok"
     assert manifest["sha256"] == sha256(data)
-    assert manifest["db_sha256"] == hashlib.sha256(gzip.decompress(data.read_bytes())).hexdigest()
+    raw = subprocess.run(["zstd", "-d", "-c", str(data)], capture_output=True, check=True).stdout
+    assert manifest["db_sha256"] == hashlib.sha256(raw).hexdigest()
+    assert manifest["compression"] == "zstd"
     assert manifest["row_counts"] == {"key_events": 50, "pathways": 50, "mappings": 0, "proposals": 0,
                                       "audit_log": 0, "users": 1}
     assert manifest["schema_version"] == db.schema_version_expected()
@@ -210,9 +211,9 @@ def test_an_interrupted_backup_leaves_nothing_that_looks_like_a_backup(
     proc = subprocess.Popen([sys.executable, str(SCRIPT), "backup"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
-    while not any(p.name.endswith(".db.gz") for p in backups.iterdir()):
-        assert time.monotonic() < deadline and proc.poll() is None, "the backup never started compressing"
-        time.sleep(0.01)
+    while not any(p.name.startswith(".tmp-") for p in backups.iterdir()):
+        assert time.monotonic() < deadline and proc.poll() is None, "the backup never started writing"
+        time.sleep(0.005)
     proc.send_signal(signal.SIGKILL)   # no chance to clean up
     proc.wait()
     left = sorted(p.name for p in backups.iterdir())
@@ -324,9 +325,9 @@ def back_dated(run: Run, backups: Path) -> Iterator[list[str]]:
     manifest = json.loads(first.with_suffix("").with_suffix(".json").read_text())
     for stamp in STAMPS[:-1]:
         name = name_of(stamp)
-        os.link(first, backups / f"{name}.db.gz")
+        os.link(first, backups / f"{name}.db.zst")
         (backups / f"{name}.json").write_text(json.dumps({**manifest, "name": name, "created_at": stamp,
-                                                          "file": f"{name}.db.gz"}))
+                                                          "file": f"{name}.db.zst"}))
     yield [name_of(s) for s in STAMPS]
 
 
@@ -362,7 +363,7 @@ def test_prune_dry_run_lists_what_would_go_and_deletes_nothing(run: Run, back_da
 
 
 def test_prune_never_deletes_the_newest_good_backup(run: Run, back_dated: list[str], backups: Path) -> None:
-    newest = backups / f"{back_dated[0]}.db.gz"
+    newest = backups / f"{back_dated[0]}.db.zst"
     newest.unlink()   # the newest is damaged now: it stays (for a human) and does not count
     zero = dict.fromkeys(SMALL_POLICY, "0")
     result = run("prune", env=zero, check=True)
@@ -378,7 +379,7 @@ def test_prune_with_the_default_policy_on_a_year_of_backups(run: Run, backups: P
     stamps = [start + dt.timedelta(hours=3 * i) for i in range(1, 8 * 365)]
     for when in stamps:
         name = "kewp-" + when.strftime("%Y%m%dT%H%M%SZ")
-        os.link(first, backups / f"{name}.db.gz")
+        os.link(first, backups / f"{name}.db.zst")
         (backups / f"{name}.json").write_text(json.dumps(
             {**manifest, "name": name, "created_at": when.strftime("%Y-%m-%dT%H:%M:%SZ")}))
     run("prune", check=True)
