@@ -136,11 +136,21 @@ def mapping_record(record: dict[str, Any]) -> dict[str, Any]:
     return {**record, "url": mapping_url(record["id"])}
 
 
+def _score(value: Any) -> float | None:
+    return None if value is None else round(float(value), 4)
+
+
 def suggestion_record(suggestion: Any) -> dict[str, Any]:
-    text_score = getattr(suggestion, "text_score", None)
-    return {"wp_id": suggestion.wp_id, "title": suggestion.title, "score": float(suggestion.score),
-            "text_score": None if text_score is None else float(text_score),
-            "reasons": [str(r) for r in suggestion.reasons], "url": wp_url(suggestion.wp_id)}
+    record = {"wp_id": suggestion.wp_id, "title": suggestion.title, "score": _score(suggestion.score),
+              "text_score": _score(getattr(suggestion, "text_score", None)),
+              "reasons": [str(r) for r in suggestion.reasons], "url": wp_url(suggestion.wp_id)}
+    # Further signals when the engine reports them (gene and GO overlap).
+    for name in ("gene_score", "go_score"):
+        if getattr(suggestion, name, None) is not None:
+            record[name] = _score(getattr(suggestion, name))
+    if getattr(suggestion, "shared_genes", None) is not None:
+        record["shared_genes"] = [str(g) for g in suggestion.shared_genes]
+    return record
 
 
 def page_url(page: int) -> str:
@@ -167,8 +177,9 @@ def listing(items: list[dict[str, Any]], total: int, page: int, per_page: int, *
     return response
 
 
-def engine_unavailable(status: dict[str, Any], what: str) -> tuple[Response, int]:
-    message = f"{what} are not available right now: model {status.get('model')}, embeddings {status.get('embeddings')}"
+def engine_unavailable(status: dict[str, Any], what: str, reason: str | None = None) -> tuple[Response, int]:
+    message = f"{what} are not available right now: " + (
+        reason or f"model {status.get('model')}, embeddings {status.get('embeddings')}")
     return jsonify(error={"status": 503, "message": message, "engine": status}), 503
 
 
@@ -258,7 +269,10 @@ def ke_suggestions(ke_id: str):
     status = engine.status()
     if not status.get("ready"):
         return engine_unavailable(status, "Suggestions")
-    results = engine.suggest_for_ke(row["ke_id"], k=k)
+    try:
+        results = engine.suggest_for_ke(row["ke_id"], k=k)
+    except LookupError as exc:  # e.g. a KE imported after the embeddings were built
+        return engine_unavailable(status, "Suggestions", str(exc))
     return jsonify(ke_id=row["ke_id"], k=k, items=[suggestion_record(s) for s in results])
 
 
@@ -271,7 +285,10 @@ def suggest_text():
     status = engine.status()
     if not (status.get("ready") and status.get("model") == "loaded"):
         return engine_unavailable(status, "Free-text suggestions")
-    results = engine.suggest_for_text(text, k=k)
+    try:
+        results = engine.suggest_for_text(text, k=k)
+    except LookupError as exc:
+        return engine_unavailable(status, "Free-text suggestions", str(exc))
     return jsonify(text=text, k=k, items=[suggestion_record(s) for s in results])
 
 

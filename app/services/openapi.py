@@ -246,6 +246,11 @@ def _schemas() -> dict[str, Any]:
         "reasons": {"type": "array", "items": _string()},
         "url": url,
     }
+    suggestion_extra = {
+        "gene_score": {"type": "number", "description": "Gene overlap signal (when the engine reports it)."},
+        "go_score": {"type": "number", "description": "GO process overlap signal (when reported)."},
+        "shared_genes": {"type": "array", "items": _string(), "description": "Genes shared with the KE's context."},
+    }
     return {
         "Error": {
             "type": "object", "required": ["error"],
@@ -284,7 +289,8 @@ def _schemas() -> dict[str, Any]:
                            "genes": {"type": "array", "items": _string("HGNC symbol.")}},
         },
         "Mapping": {"type": "object", "required": list(mapping_props), "properties": mapping_props},
-        "Suggestion": {"type": "object", "required": list(suggestion), "properties": suggestion},
+        "Suggestion": {"type": "object", "required": list(suggestion),
+                       "properties": {**suggestion, **suggestion_extra}},
         "Suggestions": {
             "type": "object", "required": ["k", "items"],
             "properties": {"ke_id": _string(pattern="^KE [0-9]+$"), "text": _string(),

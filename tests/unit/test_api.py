@@ -419,6 +419,25 @@ def test_suggestions_match_their_openapi_schema(client, spec, ready_engine):
     assert not list(validator_for(spec, "Suggestions").iter_errors(body))
 
 
+def test_suggestions_include_gene_and_go_signals_when_the_engine_gives_them(client, spec, ready_engine, monkeypatch):
+    rich = SimpleNamespace(wp_id="WP254", title="Apoptosis", score=0.912345, text_score=0.7, gene_score=0.25,
+                           go_score=0.1, shared_genes=["BAX", "BCL2"], reasons=["shared genes: BAX, BCL2"])
+    monkeypatch.setattr(ready_engine, "suggest_for_ke", lambda ke_id, k=10: [rich])
+    body = client.get("/api/v1/key-events/KE55/suggestions").get_json()
+    item = body["items"][0]
+    assert (item["score"], item["gene_score"], item["shared_genes"]) == (0.9123, 0.25, ["BAX", "BCL2"])
+    assert not list(validator_for(spec, "Suggestions").iter_errors(body))
+
+
+def test_a_key_event_without_an_embedding_is_a_503_saying_why(client, ready_engine, monkeypatch):
+    def missing(ke_id: str, k: int = 10) -> list[SimpleNamespace]:
+        raise LookupError(f"{ke_id} has no precomputed embedding (imported after the last build)")
+
+    monkeypatch.setattr(ready_engine, "suggest_for_ke", missing)
+    body = assert_error(client.get("/api/v1/key-events/KE55/suggestions"), 503, "KE 55 has no precomputed embedding")
+    assert body["error"]["engine"]["ready"] is True
+
+
 def test_suggestions_when_the_engine_is_not_ready_are_503_with_its_status(client, not_ready_engine):
     body = assert_error(client.get("/api/v1/key-events/KE55/suggestions"), 503, "not available")
     assert body["error"]["engine"]["ready"] is False
