@@ -94,12 +94,20 @@ def proposal(proposal_id: int):
 
 # --- proposing ----------------------------------------------------------------------------
 
-def _catalog_titles(conn: sqlite3.Connection, ke: str, wp: str) -> tuple[sqlite3.Row | None, sqlite3.Row | None]:
-    ke_id, _ = svc.clean_ke_id(conn, ke) if ke else (None, None)
-    wp_id, _ = svc.clean_wp_id(conn, wp) if wp else (None, None)
-    ke_row = conn.execute("SELECT ke_id, title FROM key_events WHERE ke_id = ?", (ke_id,)).fetchone() if ke_id else None
-    wp_row = conn.execute("SELECT wp_id, title FROM pathways WHERE wp_id = ?", (wp_id,)).fetchone() if wp_id else None
-    return ke_row, wp_row
+def _catalog_lookup(conn: sqlite3.Connection, ke: str, wp: str) -> tuple[sqlite3.Row | None, sqlite3.Row | None,
+                                                                         dict[str, str]]:
+    """The KE and pathway rows for the ids typed so far, and a hint for each id that does not resolve."""
+    hints: dict[str, str] = {}
+    ke_row = wp_row = None
+    if ke:
+        ke_id, hints["ke"] = svc.clean_ke_id(conn, ke)
+        if ke_id:
+            ke_row = conn.execute("SELECT ke_id, title FROM key_events WHERE ke_id = ?", (ke_id,)).fetchone()
+    if wp:
+        wp_id, hints["wp"] = svc.clean_wp_id(conn, wp)
+        if wp_id:
+            wp_row = conn.execute("SELECT wp_id, title FROM pathways WHERE wp_id = ?", (wp_id,)).fetchone()
+    return ke_row, wp_row, {k: v for k, v in hints.items() if v}
 
 
 def _preview(values: Mapping[str, Any]) -> confidence.Assessment | None:
@@ -115,16 +123,16 @@ def _render_form(action: str, values: Mapping[str, Any], *, mapping: sqlite3.Row
                  conflict: svc.Conflict | None = None, status: int = 200):
     conn = get_db()
     if mapping is not None:
-        ke_row, wp_row = _catalog_titles(conn, mapping["ke_id"], mapping["wp_id"])
+        ke_row, wp_row, hints = _catalog_lookup(conn, mapping["ke_id"], mapping["wp_id"])
     else:
-        ke_row, wp_row = _catalog_titles(conn, str(values.get("ke", "")), str(values.get("wp", "")))
+        ke_row, wp_row, hints = _catalog_lookup(conn, str(values.get("ke", "")), str(values.get("wp", "")))
     assessment = _preview(values) if action != "delete" else None
     rule = confidence.default_rule()
     pending = svc.pending_for_pair(conn, ke_row["ke_id"], wp_row["wp_id"]) if ke_row and wp_row else None
     form = {k: str(values.get(k) or "") for k in ("ke", "wp", "score", "rationale", *confidence.FIELDS)}
     return render_template(
         "mappings/propose.html", action=action, form=form, mapping=mapping, ke=ke_row, wp=wp_row,
-        errors=errors or {}, notice=notice, conflict=conflict, assessment=assessment, pending=pending,
+        errors=errors or {}, hints=hints, notice=notice, conflict=conflict, assessment=assessment, pending=pending,
         questions=confidence.QUESTIONS, rule=rule, rule_json=json.dumps(rule.as_dict()),
         max_rationale=svc.MAX_RATIONALE, min_rationale=svc.MIN_RATIONALE), status
 

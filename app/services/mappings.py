@@ -30,6 +30,9 @@ MIN_RATIONALE = 10
 MAX_RATIONALE = 2000
 MAX_COMMENT = 1000
 MAX_PER_PAGE = 200
+# Suggestion scores add text similarity and gene/GO overlap terms, so they can exceed 1;
+# the bound only catches nonsense.
+MAX_ABS_SCORE = 1000.0
 
 
 # --- errors -------------------------------------------------------------------------------
@@ -125,8 +128,9 @@ def clean_score(value: Any) -> tuple[float | None, str | None]:
         score = float(raw) if len(raw) <= 30 else math.nan
     except ValueError:
         score = math.nan
-    if not math.isfinite(score) or not -1.0 <= score <= 1.0:
-        return None, f"{_short(raw)} is not a suggestion score (a number from -1 to 1); leave it empty if unsure."
+    if not math.isfinite(score) or abs(score) > MAX_ABS_SCORE:
+        return None, (f"{_short(raw)} is not a suggestion score (a number as the suggestion list shows it); "
+                      "leave it empty if unsure.")
     return round(score, 4), None
 
 

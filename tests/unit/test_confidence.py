@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import json
 import re
+import shutil
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -181,3 +184,44 @@ def test_curation_guide_states_the_configured_thresholds():
     text = GUIDE.read_text()
     assert f"**{rule.high} or more is high**" in text
     assert f"**{rule.medium} to {rule.high - 1} is medium**" in text
+
+
+NODE_HARNESS = r"""
+const fs = require("fs");
+const [script, ruleJson, combosJson] = process.argv.slice(2);
+let answers = {}, listener = null;
+const confirmed = { value: "" };
+const output = { textContent: "", appendChild() {} };
+const form = {
+  getAttribute: () => ruleJson,
+  addEventListener: (_event, fn) => { listener = fn; },
+  querySelector(selector) {
+    if (selector === "[data-confidence-output]") { return output; }
+    if (selector === "input[name=confirmed_confidence]") { return confirmed; }
+    const name = /name='(\w+)'/.exec(selector)[1];
+    return name in answers ? { value: answers[name] } : null;
+  },
+};
+global.document = { querySelector: () => form, createElement: () => ({}) };
+eval(fs.readFileSync(script, "utf8"));
+const levels = JSON.parse(combosJson).map((combo) => { answers = combo; listener(); return confirmed.value; });
+process.stdout.write(JSON.stringify(levels));
+"""
+
+
+def test_live_preview_script_computes_the_same_level_as_the_server_for_every_answer_combination(tmp_path):
+    node = shutil.which("node") or shutil.which("nodejs")
+    if node is None:
+        pytest.skip("node is not installed; the live preview is progressive JavaScript only")
+    rule = confidence.default_rule()
+    combos = [dict(zip(confidence.FIELDS, combo, strict=True))
+              for combo in itertools.product(*(q.values for q in confidence.QUESTIONS))]
+    combos.append({"relationship": "causative"})  # incomplete answers: no level
+    harness = tmp_path / "harness.js"
+    harness.write_text(NODE_HARNESS)
+    script = REPO / "app" / "static" / "confidence.js"
+    result = subprocess.run([node, str(harness), str(script), json.dumps(rule.as_dict()), json.dumps(combos)],
+                            capture_output=True, text=True, timeout=30, check=True)
+    levels = json.loads(result.stdout)
+    assert levels[:-1] == [assess(c).level for c in combos[:-1]]
+    assert levels[-1] == ""

@@ -124,8 +124,12 @@ def test_rationale_longer_than_the_limit_is_refused(conn):
     assert f"the limit is {svc.MAX_RATIONALE}" in refused.value.errors["rationale"]
 
 
-def test_score_outside_minus_one_to_one_or_not_finite_is_refused(conn):
-    for bad in ("1.5", "nan", "inf", "-2"):
+def test_combined_suggestion_score_above_one_is_kept(conn):
+    assert proposal(conn, score="1.8372").suggestion_score == pytest.approx(1.8372)
+
+
+def test_score_that_is_not_a_finite_sensible_number_is_refused(conn):
+    for bad in ("abc", "nan", "inf", "-1e9", "0x10"):
         with pytest.raises(svc.ValidationError) as refused:
             svc.clean_proposal(conn, {"ke": KE, "wp": WP, "score": bad, **HIGH, "rationale": RATIONALE})
         assert set(refused.value.errors) == {"score"}
@@ -234,6 +238,13 @@ def test_propose_form_is_prefilled_from_the_query_string(curator_client):
     assert 'name="score" value="0.7123"' in page
     assert "Increase, Cell injury/death" in page  # the KE's title, so the curator sees what they map
     assert 'name="csrf_token"' in page
+
+
+def test_propose_form_flags_an_id_from_the_query_string_that_is_not_in_the_catalogue(curator_client, conn):
+    response = curator_client.get("/mappings/propose?ke=KE+55&wp=WP99999999")
+    assert response.status_code == 200
+    assert "WP99999999 is not in the pathway catalogue." in response.get_data(as_text=True)
+    assert count(conn, "proposals") == 0
 
 
 def test_propose_form_works_without_javascript_through_a_preview_button(curator_client):
