@@ -10,6 +10,7 @@ import ipaddress
 import json
 import socket
 import subprocess
+import time
 
 import pytest
 
@@ -161,6 +162,25 @@ def test_docker_tables_survive_a_firewall_restart(host):
     assert after == before
     # Docker's NAT for the app port is still there.
     assert "table ip nat" in after
+
+
+def test_a_container_published_on_all_addresses_stays_unreachable_from_outside(host, deployment):
+    # Docker's DNAT would bypass an INPUT-only firewall; the forward chain stops it. The
+    # app's own image serves a port published on every address for this test.
+    image = host.check_output("docker inspect --format '{{.Config.Image}}' kewp")
+    host.run("docker rm --force kewp-fwtest")
+    host.check_output(f"docker run --detach --name kewp-fwtest --publish 18080:18080 --entrypoint python3 "
+                      f"{image} -m http.server 18080")
+    try:
+        for _ in range(50):  # the server inside takes a moment
+            if host.run("curl -sf -o /dev/null http://127.0.0.1:18080/").rc == 0:
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("the test container does not serve on the VPS itself")
+        assert connect(deployment.address, 18080, timeout=3) != "open"
+    finally:
+        host.run("docker rm --force kewp-fwtest")
 
 
 def test_closed_port_is_refused_from_outside(deployment):
