@@ -5,6 +5,7 @@ once in the master; forked workers share those pages copy-on-write.
 """
 
 import os
+import sys
 
 bind = os.environ.get("KEWP_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("KEWP_WORKERS", "2"))
@@ -33,11 +34,11 @@ def post_fork(server, worker):
     A master that ran any torch op with 2+ threads leaves a forked child hanging on its first
     encode (futex wait); one thread per worker also avoids oversubscribing the cores.
     """
-    try:
-        import torch  # noqa: PLC0415 (only workers of an app that has torch need it)
-    except ImportError:
-        return
-    torch.set_num_threads(1)
+    # Only when the master loaded torch: importing it here would cost every worker seconds
+    # and hundreds of MB that preload was meant to share.
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
 
 
 def when_ready(server):
