@@ -1,0 +1,73 @@
+"""scripts/precompute_embeddings.py and scripts/evaluate_suggestions.py run on a real database."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["tests.unit.suggest_fixtures"]  # shared session fixtures: built once per run
+
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(f"kewp_script_{name}", SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[f"kewp_script_{name}"] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_precompute_writes_a_store_with_the_given_model(small_db: Path, tiny_model_dir: Path, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "emb"
+    code = _script("precompute_embeddings").main(
+        [str(small_db), "--output", str(out), "--model", str(tiny_model_dir), "--batch-size", "16"])
+    assert code == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["dimension"] == 64 and manifest["info"]["batch_size"] == 16
+    assert manifest["recipe"] == {"name": "title+description", "version": 1}
+    assert f"wrote {out}" in capsys.readouterr().out
+
+
+def test_precompute_refuses_a_missing_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        _script("precompute_embeddings").main([str(tmp_path / "none.db"), "--output", str(tmp_path / "emb")])
+    assert exit_info.value.code == 2
+    assert "catalog import" in capsys.readouterr().err
+    assert not (tmp_path / "emb").exists()
+
+
+def test_precompute_refuses_a_missing_model_and_writes_nothing(small_db: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    code = _script("precompute_embeddings").main(
+        [str(small_db), "--output", str(tmp_path / "emb"), "--model", str(tmp_path / "no-model")])
+    assert code == 1
+    assert "KEWP_MODEL_PATH" in capsys.readouterr().err
+    assert not (tmp_path / "emb").exists()
+
+
+def test_evaluation_reports_recall_and_mrr_per_variant(small_db: Path, small_store: Path, tmp_path: Path,
+                                                       tiny_model_dir: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    store = tmp_path / "emb"
+    shutil.copytree(small_store, store)
+    code = _script("evaluate_suggestions").main(
+        ["--database", str(small_db), "--store", str(store), "--model", str(tiny_model_dir)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "26 curated links" in out
+    assert "22 distinct; 1 skipped (KE or pathway not in the catalogue: KE 228->WP5071)" in out
+    assert "| baseline: title embeddings" in out and "| FINAL (app defaults" in out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "variant" not in line]
+    assert len(rows) == 9
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        r1, r5, r10, mrr = (float(c) for c in cells[1:])
+        assert 0.0 <= r1 <= r5 <= r10 <= 1.0 and 0.0 < mrr <= 1.0
