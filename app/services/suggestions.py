@@ -268,6 +268,7 @@ class Suggester:
         self._wp_sizes = np.array([len(g) for g in self._wp_genes], dtype=np.int64)
         self.universe = len(self._gene_index)
         self._hyper = Hypergeometric(max(self.universe, 1))
+        self._go_cache: dict[str, tuple[np.ndarray, int] | None] = {}
         missing = len(set(catalog.pathways) - set(self.wp_ids))
         if missing:
             log.warning("%d pathways in the database have no embedding and are never suggested; "
@@ -276,7 +277,8 @@ class Suggester:
     # --- public ---------------------------------------------------------------------------
 
     def for_ke(self, ke_id: str, k: int = 10) -> list[Suggestion]:
-        return self._top(self.scores_for_ke(ke_id), k, self._gene_query_for_ke(ke_id))
+        genes = self._gene_query_for_ke(ke_id)
+        return self._top(self._score(self._ke_vector(ke_id), genes), k, genes)
 
     def for_text(self, text: str, k: int = 10) -> list[Suggestion]:
         text = (text or "").strip()
@@ -314,8 +316,8 @@ class Suggester:
         return vector
 
     def _gene_query_for_ke(self, ke_id: str) -> GeneQuery:
-        stored = self.ke_genes.get(ke_id)
-        if stored is not None:
+        if ke_id in self.ke.index:  # built with the store (a KE without genes has no entry)
+            stored = self.ke_genes.get(ke_id, {})
             return GeneQuery(named=dict(stored.get("named", {})), described=dict(stored.get("described", {})),
                              go_terms=list(self.ke_go.get(ke_id, [])))
         ke = self.catalog.key_events.get(ke_id)
@@ -337,6 +339,19 @@ class Suggester:
             return np.zeros(len(self.wp_ids))
         return self._hyper.neg_log10_p(self._overlap(present), len(present), self._wp_sizes)
 
+    def _go_values(self, go_id: str) -> tuple[np.ndarray, int] | None:
+        """IC * log1p(enrichment) of a GO term over all pathways, and the term's size (cached:
+        a term's value depends only on the store and the catalogue)."""
+        if go_id not in self._go_cache:
+            term = self.go_terms.get(go_id) or {}
+            term_genes = [g for g in term.get("genes", []) if g in self._gene_index]
+            if not term_genes:
+                self._go_cache[go_id] = None
+            else:
+                value = information_content(len(term_genes), self.universe) * np.log1p(self._enrichment(term_genes))
+                self._go_cache[go_id] = (value, len(term_genes))
+        return self._go_cache[go_id]
+
     def _score(self, query: np.ndarray, genes: GeneQuery) -> Scores:
         config = self.config
         text = np.asarray(self.wp.vectors @ query, dtype=np.float64)
@@ -351,17 +366,13 @@ class Suggester:
         go_best: list[tuple[str, int] | None] = [None] * len(text)
         if config.go_weight:  # a GO overlap is named as a reason only when it counts in the score
             for go_id in genes.go_terms:
-                term = self.go_terms.get(go_id)
-                if not term or not term.get("genes"):
+                cached = self._go_values(go_id)
+                if cached is None:
                     continue
-                term_genes = [g for g in term["genes"] if g in self._gene_index]
-                if not term_genes:
-                    continue
-                evidence = self._enrichment(term_genes)
-                value = information_content(len(term_genes), self.universe) * np.log1p(evidence)
+                value, size = cached
                 better = np.flatnonzero((value > go) & (value >= config.min_go_reason))
                 for j in better.tolist():
-                    go_best[j] = (go_id, len(term_genes))
+                    go_best[j] = (go_id, size)
                 go = np.maximum(go, value)
         total = text + config.gene_weight * gene + config.go_weight * go
         return Scores(total=total, text=text, gene=gene, go=go, go_best=go_best)
