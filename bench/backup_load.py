@@ -64,6 +64,7 @@ def measure(size_mb: int, work: Path, quick: bool) -> dict[str, Any]:
     if data.parent.exists():
         shutil.rmtree(data.parent)
     data.mkdir(parents=True)
+    (data.parent / "backups").mkdir()
     live = data / "ke_wp_mapping.db"
     shutil.copyfile(source, live)
     baseline_seconds = 10.0 if quick else 30.0

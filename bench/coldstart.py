@@ -45,7 +45,7 @@ def run(template: Path, work: Path, quick: bool) -> dict[str, Any]:
             walls.append(server.ready_seconds)
     samples = [steps_once(database, database.parent / "embeddings", work) for _ in range(repeats)]
     median = {k: round(statistics.median(s[k] for s in samples), 3) for k in samples[0]}
-    table = [{"step": group, "seconds": round(sum(median[p] for p in parts), 2),
+    table = [{"step": group, "seconds": round(sum(median[p] for p in parts), 3),
               "parts": ", ".join(f"{p} {median[p]:.2f}" for p in parts)} for group, parts in GROUPS.items()]
     table.append({"step": "migrations (new empty db)", "seconds": median["migrations_fresh_db"], "parts": ""})
     table.append({"step": "steps process total", "seconds": median["process_total"], "parts": ""})
