@@ -9,7 +9,7 @@ PYTEST := $(VENV)/bin/pytest
 DEV_DB ?= data/local/ke_wp_mapping.db
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv run seed test lint unit deploy-test deploy vps-down bench bench-quick clean
+.PHONY: help venv run seed test lint unit deploy-test deploy vps-up vps-down bench bench-quick clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -37,7 +37,24 @@ lint: venv ## ruff, yamllint, ansible-lint, systemd-analyze verify
 unit: venv ## app tests (real SQLite in WAL mode, real model)
 	$(PYTEST) tests/unit -q
 
-test: lint unit ## everything CI runs: lint + unit tests
+deploy: venv ## local throw-away VPS: boot it, converge site.yml, print the URL and admin sign-in
+	scripts/local-vps up
+	$(VENV)/bin/ansible-playbook playbooks/site.yml
+	@addr=$$(scripts/local-vps address); \
+	 echo; echo "kewp is serving at https://$$addr/ (self-signed certificate)"; \
+	 echo "  admin: user 'admin', password '$$(cat .cache/local-secrets/kewp_admin_password)'"; \
+	 echo "  on the VPS: scripts/local-vps ssh -- kewpctl status"
+
+vps-up: ## boot the local throw-away VPS (Debian 12 in systemd-nspawn; needs root)
+	scripts/local-vps up
+
+vps-down: ## power off and remove the local VPS
+	scripts/local-vps down
+
+deploy-test: venv ## fresh local VPS, site.yml converged twice (changed=0), testinfra checks (needs root)
+	$(PYTEST) tests/deploy -q
+
+test: lint unit deploy-test ## everything CI runs: lint, app tests, deploy tests
 
 clean: ## remove build output and the development database
 	rm -rf build data/local
