@@ -17,8 +17,12 @@ sum of the embeddings of the title and of the title plus the opening of the desc
 ``E`` is the hypergeometric enrichment -log10 p of the overlap between a KE gene set and
 the pathway's genes: one shared gene in a 19-gene pathway gives E = 2.7, in a 300-gene
 pathway E = 1.5, so specific pathways count more. ``IC`` damps broad GO terms.
-Optionally (``neighbour_weight``) the KE vector is blended with the mean vector of the
-KEs directly upstream and downstream of it (its AOP context).
+With ``neighbour_weight`` (default 0.25) the KE vector is first blended with the mean
+vector of the KEs directly upstream and downstream of it (its AOP context).
+
+Measured on the 21 usable curated links of data/seed (recall@10 / MRR): title embeddings
+0.57 / 0.486; title + description 0.67 / 0.570; + named genes 0.76 / 0.628; + described
+genes 0.81 / 0.607; + GO 0.86 / 0.611; + AOP context (the defaults) 0.86 / 0.613.
 
 No Flask imports: built from an EmbeddingStore plus the catalogue read from SQLite.
 """
