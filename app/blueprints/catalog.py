@@ -71,7 +71,10 @@ def key_event(number: int):
     status = engine.status()
     suggestions, notice = [], None
     if status["ready"]:
-        suggestions = engine.suggest_for_ke(ke["ke_id"], k=10)
+        try:
+            suggestions = engine.suggest_for_ke(ke["ke_id"], k=10)
+        except LookupError as exc:  # e.g. a KE imported after the embeddings were built
+            notice = f"Suggestions are unavailable for this Key Event: {exc}"
     else:
         notice = f"Suggestions are unavailable: {status.get('embeddings')}"
     mapped = {m["wp_id"] for m in mappings} | {p["wp_id"] for p in pending}
