@@ -33,6 +33,7 @@ def smaps(pid: int) -> dict[str, float]:
 def measure(template: Path, work: Path, workers: int, preload: bool, per_worker: int) -> dict[str, Any]:
     database = copy_data(template, work / f"memory-{workers}-{'preload' if preload else 'nopreload'}")
     with Server(database, workers=workers, preload=preload) as server:
+        all_loaded = server.ready_seconds + server.wait_apps_loaded(1 if preload else workers)
         paths = mixed_suggestion_paths(workers * per_worker, seed=workers)
         result = load.run(workers * 2, lambda _c, n: (load.Session(server.port).request("GET", paths[n])[0], ""),
                           total=len(paths), seconds=300)
@@ -41,6 +42,7 @@ def measure(template: Path, work: Path, workers: int, preload: bool, per_worker:
         ready = server.ready_seconds
     total_pss = master["pss_mib"] + sum(w["pss_mib"] for w in worker_stats)
     return {"workers": workers, "preload": preload, "requests": result.summary(), "ready_seconds": round(ready, 1),
+            "all_workers_loaded_seconds": round(all_loaded, 1),
             "master": master, "worker_processes": worker_stats, "total_pss_mib": round(total_pss, 1),
             "mean_worker_pss_mib": round(sum(w["pss_mib"] for w in worker_stats) / len(worker_stats), 1),
             "mean_worker_uss_mib": round(sum(w["uss_mib"] for w in worker_stats) / len(worker_stats), 1)}
@@ -60,6 +62,8 @@ def run(template: Path, work: Path, quick: bool) -> dict[str, Any]:
                       "master_pss_mib": pre["master"]["pss_mib"], "worker_pss_mib": pre["mean_worker_pss_mib"],
                       "worker_uss_mib": pre["mean_worker_uss_mib"],
                       "nopreload_worker_uss_mib": nopre["mean_worker_uss_mib"],
-                      "requests_ok": f"{pre['requests']['ok']}/{pre['requests']['requests']}"})
+                      "requests_ok": f"{pre['requests']['ok']}/{pre['requests']['requests']}",
+                      "preload_ready_s": pre["ready_seconds"],
+                      "nopreload_all_loaded_s": nopre.get("all_workers_loaded_seconds")})
     print_table(f"memory after {per_worker} suggestion requests per worker (MiB)", table)
     return {"per_worker_requests": per_worker, "runs": rows, "table": table}

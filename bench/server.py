@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .common import REPO, VENV_BIN
 
+LOADED_LINE = "app.engine: embeddings loaded"  # logged once per create_app that loaded the store
 SECRET = "bench-secret-" + "0" * 40  # fixed, so sessions are valid in every worker (even without preload)
 
 
@@ -101,6 +102,16 @@ class Server:
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"{self.ready_path} not 200 within {self.start_timeout:.0f}s; see {self.log}")
+
+    def wait_apps_loaded(self, count: int, timeout: float = 300.0) -> float:
+        """Wait until `count` app instances logged their loaded embeddings (without preload each worker
+        loads its own, and /readyz is 200 as soon as the first one answers); returns seconds waited."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            if self.log.read_text(errors="replace").count(LOADED_LINE) >= count:
+                return time.monotonic() - started
+            time.sleep(0.5)
+        raise RuntimeError(f"only some of {count} app instances loaded within {timeout:.0f}s; see {self.log}")
 
     def worker_pids(self) -> list[int]:
         assert self.process is not None
