@@ -89,7 +89,9 @@ def measure(size_mb: int, work: Path, quick: bool) -> dict[str, Any]:
             "durations": manifest["durations"], "compressed_mib": round(manifest["size"] / 2**20, 1),
             "ratio": manifest["ratio"], "writers": WRITERS, "without_backup": before, "during_backup": during,
             "p99_during_vs_without": round(during["p99_ms"] / before["p99_ms"], 2) if before["p99_ms"] else None,
-            "locked_errors": writers.locked_errors}
+            "locked_errors": writers.locked_errors,
+            "error_samples": sorted({f"{o.status} {o.error[:200]}"
+                                     for o in holder["result"].outcomes + baseline.outcomes if o.error})[:5]}
 
 
 def run(_template: Path, work: Path, quick: bool) -> dict[str, Any]:
