@@ -56,5 +56,11 @@ deploy-test: venv ## fresh local VPS, site.yml converged twice (changed=0), test
 
 test: lint unit deploy-test ## everything CI runs: lint, app tests, deploy tests
 
+bench: venv ## run every benchmark (bench/README.md); prints tables, writes bench/results/
+	$(PY) -m bench
+
+bench-quick: venv ## the benchmarks with fewer sizes and requests (a few minutes)
+	$(PY) -m bench --quick
+
 clean: ## remove build output and the development database
 	rm -rf build data/local
