@@ -9,7 +9,7 @@ PYTEST := $(VENV)/bin/pytest
 DEV_DB ?= data/local/ke_wp_mapping.db
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv run seed test test-all lint unit deploy-test deploy vps-up vps-down bench bench-quick clean
+.PHONY: help venv browser run seed test lint unit deploy-test e2e deploy vps-up vps-down bench bench-quick clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -23,6 +23,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 venv: $(VENV)/.installed ## create .venv with the app, test and deploy tools
+
+# Debian's chromium for the browser tests (Playwright drives it; it downloads no browser).
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 seed: venv ## import the sample catalogue into the development database
 	KEWP_ENV=development KEWP_DATABASE=$(DEV_DB) scripts/seed-dev-db
@@ -51,12 +55,13 @@ vps-up: ## boot the local throw-away VPS (Debian 12 in systemd-nspawn; needs roo
 vps-down: ## power off and remove the local VPS
 	scripts/local-vps down
 
-deploy-test: venv ## fresh local VPS, site.yml converged twice (changed=0), testinfra checks (needs root)
-	$(PYTEST) tests/deploy -q
+deploy-test: venv browser ## fresh local VPS, site.yml twice (changed=0), testinfra, then the browser test (needs root)
+	$(PYTEST) tests/deploy tests/e2e -q
 
-test: lint unit ## what CI runs: lint and the app tests
-# The deploy suite joins `make test` once it passes from a fresh clone (see the README).
-test-all: lint unit deploy-test ## lint, app tests, and the deploy tests on a fresh local VPS
+e2e: venv browser ## the browser test alone, against the local VPS (converged here when it is not up)
+	$(PYTEST) tests/e2e -q
+
+test: lint unit deploy-test ## what CI runs: lint, app tests, deploy and browser tests on a fresh local VPS
 
 bench: venv ## run every benchmark (bench/README.md); prints tables, writes bench/results/
 	$(PY) -m bench

@@ -261,7 +261,7 @@ def test_sshd_config_is_valid_and_the_drop_in_comes_first(host):
 def test_password_login_is_refused_from_outside(deployment):
     proc = subprocess.run(
         ["ssh", "-F", str(SSH_CONFIG), "-o", "PubkeyAuthentication=no", "-o", "PreferredAuthentications=password",
-         "-o", "BatchMode=yes", "-o", "ControlMaster=no", f"root@{deployment.address}", "true"],
+         "-o", "BatchMode=yes", "-o", "ControlPath=none", f"root@{deployment.address}", "true"],
         capture_output=True, text=True, timeout=30, check=False,
     )
     assert proc.returncode == 255
