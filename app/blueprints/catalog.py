@@ -10,17 +10,11 @@ from flask import Blueprint, abort, render_template, request
 from ..db import get_db
 from ..engine import get_engine
 from ..services import search
+from .paging import page_arg
 
 log = logging.getLogger(__name__)
 bp = Blueprint("catalog", __name__)
 PER_PAGE = 25
-
-
-def _page_arg() -> int:
-    try:
-        return max(1, min(int(request.args.get("page", 1)), 10_000))
-    except ValueError:
-        abort(400, "page must be a whole number")
 
 
 @bp.get("/")
@@ -36,7 +30,7 @@ def index():
 def key_events():
     q = request.args.get("q", "")
     level = request.args.get("level", "")
-    result = search.search(get_db(), "key_events", q, page=_page_arg(), per_page=PER_PAGE,
+    result = search.search(get_db(), "key_events", q, page=page_arg(), per_page=PER_PAGE,
                            filters={"bio_level": level})
     levels = [r[0] for r in get_db().execute(
         "SELECT DISTINCT bio_level FROM key_events WHERE bio_level IS NOT NULL ORDER BY 1")]
@@ -86,7 +80,7 @@ def key_event(number: int):
 @bp.get("/pathways")
 def pathways():
     q = request.args.get("q", "")
-    result = search.search(get_db(), "pathways", q, page=_page_arg(), per_page=PER_PAGE)
+    result = search.search(get_db(), "pathways", q, page=page_arg(), per_page=PER_PAGE)
     return render_template("pathway_list.html", result=result, q=q)
 
 

@@ -20,17 +20,11 @@ from ..db import get_db
 from ..services import confidence
 from ..services import mappings as svc
 from .auth import login_required
+from .paging import page_arg
 
 log = logging.getLogger(__name__)
 bp = Blueprint("mappings", __name__)
 PER_PAGE = 25
-
-
-def _page_arg() -> int:
-    try:
-        return max(1, min(int(request.args.get("page", 1)), 10_000))
-    except ValueError:
-        abort(400, "page must be a whole number")
 
 
 @bp.get("/mappings")
@@ -50,7 +44,7 @@ def index():
         if error:
             abort(400, error)
     result = svc.list_mappings(conn, confidence_level=level or None, ke_id=ke_id, wp_id=wp_id,
-                               page=_page_arg(), per_page=PER_PAGE)
+                               page=page_arg(), per_page=PER_PAGE)
     return render_template("mappings/index.html", result=result, level=level, ke=ke_arg, wp=wp_arg,
                            levels=list(reversed(confidence.LEVELS)))
 
@@ -76,7 +70,7 @@ def mine():
     status = request.args.get("status", "").strip().lower()
     if status and status not in svc.STATUSES:
         abort(400, f"status must be one of {', '.join(svc.STATUSES)}")
-    result = svc.proposals_by(get_db(), g.user.username, status=status or None, page=_page_arg(),
+    result = svc.proposals_by(get_db(), g.user.username, status=status or None, page=page_arg(),
                               per_page=PER_PAGE)
     return render_template("mappings/mine.html", result=result, status=status, statuses=svc.STATUSES)
 

@@ -10,22 +10,16 @@ from ..db import get_db
 from ..services import confidence
 from ..services import mappings as svc
 from .auth import admin_required
+from .paging import page_arg
 
 log = logging.getLogger(__name__)
 bp = Blueprint("review", __name__)
 PER_PAGE = 50
 
 
-def _page_arg() -> int:
-    try:
-        return max(1, min(int(request.args.get("page", 1)), 10_000))
-    except ValueError:
-        abort(400, "page must be a whole number")
-
-
 def _render_queue(*, problem: str | None = None, problem_id: int | None = None,
                   comment: str = "", status: int = 200):
-    result, counts = svc.review_queue(get_db(), page=_page_arg(), per_page=PER_PAGE)
+    result, counts = svc.review_queue(get_db(), page=page_arg(), per_page=PER_PAGE)
     return render_template("review/queue.html", result=result, counts=counts, questions=confidence.QUESTIONS,
                            problem=problem, problem_id=problem_id, comment=comment), status
 

@@ -21,6 +21,7 @@ from typing import Any
 from ..db import write_transaction
 from . import confidence
 from .catalog_import import KE_ID, WP_ID, catalog_version
+from .paging import Page
 
 log = logging.getLogger(__name__)
 
@@ -354,18 +355,6 @@ def reject(conn: sqlite3.Connection, proposal_id: int, reviewer: str, comment: s
 
 
 # --- reads --------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Page:
-    rows: list[sqlite3.Row]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
 
 def _page(conn: sqlite3.Connection, select: str, where: list[str], params: list[Any], *, order: str,
           page: int, per_page: int) -> Page:

@@ -4,24 +4,12 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from dataclasses import dataclass
 
 from .catalog_import import KE_ID, WP_ID
+from .paging import Page
 
 WORD = re.compile(r"\w+", re.UNICODE)
 MAX_QUERY = 200
-
-
-@dataclass(frozen=True)
-class Page:
-    rows: list[sqlite3.Row]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
 
 
 def fts_query(text: str) -> str:
