@@ -8,6 +8,8 @@ PY := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
 DEV_DB ?= data/local/ke_wp_mapping.db
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+# Debian packages the targets need, installed only when missing.
+APT_INSTALL := apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 
 .PHONY: help venv browser run seed test lint unit deploy-test e2e deploy vps-up vps-down bench bench-quick clean
 
@@ -15,7 +17,7 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
-	@python3 -c 'import ensurepip' 2>/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; }
+	@python3 -c 'import ensurepip' 2>/dev/null || { $(APT_INSTALL) python3-venv >/dev/null; }
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# CPU torch first: anything that pulls torch in later must not fetch a CUDA build.
@@ -27,7 +29,7 @@ venv: $(VENV)/.installed ## create .venv with the app, test and deploy tools
 
 # Debian's chromium for the browser tests (Playwright drives it; it downloads no browser).
 browser:
-	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@command -v chromium >/dev/null || { $(APT_INSTALL) chromium >/dev/null; }
 
 seed: venv ## import the sample catalogue into the development database
 	KEWP_ENV=development KEWP_DATABASE=$(DEV_DB) scripts/seed-dev-db
