@@ -8,6 +8,7 @@ kewp.service that holds it open, so restore's stop/start path still runs (test o
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -63,8 +64,12 @@ def put(host: Host, path: str, content: str) -> None:
 
 
 def newest_backup(host: Host) -> str:
-    names = host.check_output(f"ls {BACKUPS} | grep -E '^kewp-.*[.]json$' | sort | tail -n 1")
-    return names.removesuffix(".json")
+    """The newest good backup by its manifest's time, as kewp-backup orders them (never by file
+    name: two backups in one second are kewp-...Z and kewp-...Z-2, and Z-2.json sorts first)."""
+    listing = json.loads(host.check_output("kewp-backup list --json"))
+    good = [b["name"] for b in listing if b["good"]]
+    assert good, f"no good backup in {BACKUPS}: {listing}"
+    return good[0]
 
 
 @pytest.fixture(scope="module")

@@ -289,6 +289,22 @@ def test_restore_over_the_live_database_keeps_it_aside_with_its_wal(run: Run, li
     old.close()
 
 
+def test_backups_taken_in_the_same_second_list_and_restore_the_later_one_first(run: Run, live: Path,
+                                                                              tmp_path: Path) -> None:
+    stamp = "2026-06-01T12:00:00Z"
+    conn = db.connect(live)
+    made = []
+    for n in range(11):   # kewp-...Z, then Z-2 ... Z-11: Z-10 and Z-11 sort before Z-2 as text
+        insert_mapping(conn, n)
+        made.append(Path(run("backup", "--now", stamp, check=True).stdout.strip()).name)
+    conn.close()
+    listed = [b["name"] for b in good_backups(run)]
+    assert listed == [name.removesuffix(".db.zst") for name in reversed(made)]
+    assert listed[0].endswith("Z-11") and listed[-1].endswith("Z")
+    rows = restored_rows(run, listed[0], tmp_path / "restored.db", "SELECT count(*) FROM mappings")
+    assert rows == [(11,)]
+
+
 def test_drill_restores_the_newest_backup_to_a_scratch_file_and_cleans_up(run: Run, backups: Path) -> None:
     run("backup", check=True)
     before = files(backups)
