@@ -94,6 +94,8 @@ def load_settings(environ: dict[str, str] | None = None) -> dict[str, Any]:
         "GITHUB_CLIENT_ID": github_id,
         "GITHUB_CLIENT_SECRET": github_secret,
         "LOGIN_RATE_LIMIT": env.get("KEWP_LOGIN_RATE_LIMIT", "10 per minute"),
+        # Below this much free space on the data directory /readyz says "not writable".
+        "MIN_FREE_BYTES": _int(env, "KEWP_MIN_FREE_MB", 64, 0, 1024 * 1024) * 1024 * 1024,
         "TRUSTED_PROXIES": _int(env, "KEWP_TRUSTED_PROXIES", 0, 0, 5),
         "VERSION": env.get("KEWP_VERSION", "dev"),
         "SESSION_COOKIE_HTTPONLY": True,

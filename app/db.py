@@ -9,6 +9,7 @@ past the timeout instead of surfacing "database is locked" to a curator.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import sqlite3
 import time
@@ -28,6 +29,26 @@ WRITE_RETRY_SECONDS = 30.0
 
 class DatabaseBusy(RuntimeError):
     """The write lock could not be taken in time; nothing was written."""
+
+
+class DiskFull(RuntimeError):
+    """SQLite could not write for lack of space (SQLITE_FULL); the transaction was rolled back."""
+
+
+DISK_FULL_MESSAGE = ("the server's disk is full; nothing was saved. Try again later; "
+                     "the operators have been alerted (kewpctl status shows the free space)")
+
+
+# When this process last had a write fail for space (time.time()), per database file, for /readyz.
+_disk_full_at: dict[str, float] = {}
+
+
+def last_disk_full(database: str | Path) -> float | None:
+    return _disk_full_at.get(str(Path(database).absolute()))
+
+
+def _is_disk_full(exc: sqlite3.Error) -> bool:
+    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(exc).lower()
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
@@ -125,9 +146,23 @@ def write_transaction(conn: sqlite3.Connection,
     try:
         yield conn
         conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
+    except BaseException as exc:
+        # On SQLITE_FULL (and some I/O errors) SQLite has already rolled back by itself: a second
+        # ROLLBACK would fail with "no transaction is active" and hide the real error.
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.Error) and _is_disk_full(exc):
+            path = conn.execute("PRAGMA database_list").fetchone()[2]
+            _disk_full_at[str(Path(path).absolute())] = time.time()
+            log.error("write failed, disk full: %s", exc)
+            raise DiskFull(DISK_FULL_MESSAGE) from exc
         raise
+
+
+def free_space(database: str | Path) -> int:
+    """Bytes available to this process on the data directory's file system."""
+    st = os.statvfs(Path(database).parent)
+    return st.f_bavail * st.f_frsize
 
 
 def get_db() -> sqlite3.Connection:

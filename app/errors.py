@@ -8,7 +8,7 @@ from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from .db import DatabaseBusy
+from .db import DatabaseBusy, DiskFull
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,10 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(DatabaseBusy)
     def busy(exc: DatabaseBusy):
         return error_response(503, str(exc))
+
+    @app.errorhandler(DiskFull)
+    def disk_full(exc: DiskFull):
+        return error_response(507, str(exc))
 
     @app.errorhandler(413)
     def too_large(_exc: HTTPException):

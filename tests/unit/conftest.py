@@ -6,7 +6,8 @@ import os
 import re
 import shutil
 import sqlite3
-from collections.abc import Callable
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,40 @@ def seeded_db_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
     return path
+
+
+@pytest.fixture
+def small_fs(tmp_path: Path) -> Iterator[Callable[[Path, int], Path]]:
+    """mount(dir, size_bytes): a real tmpfs of that size at dir (a disk that can fill up)."""
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        pytest.skip("mounting a tmpfs needs root")
+    mounted: list[Path] = []
+
+    def mount(directory: Path, size: int) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0750", "tmpfs", str(directory)],
+                                check=False, capture_output=True, text=True)
+        if result.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
+        mounted.append(directory)
+        return directory
+
+    yield mount
+    for directory in reversed(mounted):
+        subprocess.run(["umount", "-l", str(directory)], check=False)
+
+
+def fill_up(directory: Path) -> Path:
+    """Write zeros into directory/filler until the file system is full; returns the file."""
+    filler = directory / "filler"
+    with filler.open("wb") as out:
+        try:
+            while True:
+                out.write(b"\0" * 65536)
+                out.flush()
+        except OSError:
+            pass
+    return filler
 
 
 @pytest.fixture

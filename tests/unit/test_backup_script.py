@@ -11,7 +11,6 @@ import fcntl
 import hashlib
 import json
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -418,19 +417,9 @@ def test_prune_with_the_default_policy_on_a_year_of_backups(run: Run, backups: P
 
 
 @pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
+def small_disk(tmp_path: Path, small_fs) -> Path:
     """A 4 MiB tmpfs as the backup directory."""
-    if os.geteuid() != 0 or not shutil.which("mount"):
-        pytest.skip("mounting a tmpfs needs root")
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0750", "tmpfs", str(mnt)],
-                      check=False, capture_output=True).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here")
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
+    return small_fs(tmp_path / "small", 4 * 2**20)
 
 
 def test_a_backup_that_would_fill_the_disk_fails_loudly_and_touches_nothing(
