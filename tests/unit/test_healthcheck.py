@@ -31,6 +31,7 @@ class App:
 
     def __init__(self) -> None:
         self.status: int | None = 200
+        self.writable = True
         app = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -38,7 +39,8 @@ class App:
                 if app.status is None:
                     self.close_connection = True
                     return
-                body = json.dumps({"ready": app.status == 200, "version": "t",
+                body = json.dumps({"ready": app.status == 200, "version": "t", "writable": app.writable,
+                                   "disk": {"status": "only 0.0 MiB free, below KEWP_MIN_FREE_MB=64"},
                                    "database": "ok" if app.status == 200 else "error: test"}).encode()
                 self.send_response(app.status)
                 self.send_header("Content-Type", "application/json")
@@ -136,6 +138,19 @@ def test_a_ready_app_behind_a_failing_front_door_is_not_restarted(env: dict) -> 
     codes = [check(env)[0] for _ in range(4)]
     assert codes == [0, 4, 0, 0], "one alert, no restart"
     assert restarts(env) == 0
+
+
+def test_a_ready_app_that_cannot_save_is_alerted_once_and_never_restarted(env: dict) -> None:
+    env["front"].writable = env["direct"].writable = False
+    results = [check(env) for _ in range(4)]
+    assert [code for code, _ in results] == [4, 0, 0, 0], "one alert, no restart loop"
+    assert "ALERT: kewp cannot save" in results[0][1] and "only 0.0 MiB free" in results[0][1]
+    assert restarts(env) == 0
+    env["front"].writable = env["direct"].writable = True
+    code, out = check(env)
+    assert code == 0 and "can save again" in out
+    env["front"].writable = False
+    assert check(env)[0] == 4, "a new episode is alerted again"
 
 
 def test_a_unit_that_is_starting_is_not_checked(env: dict) -> None:
