@@ -47,8 +47,27 @@ def last_disk_full(database: str | Path) -> float | None:
     return _disk_full_at.get(str(Path(database).absolute()))
 
 
-def _is_disk_full(exc: sqlite3.Error) -> bool:
-    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(exc).lower()
+# Below this, an I/O error from SQLite is taken as the disk being full (creating or growing the
+# -shm file on a full disk fails with SQLITE_IOERR, not SQLITE_FULL).
+_NEARLY_FULL_BYTES = 1024 * 1024
+
+
+def _is_disk_full(exc: sqlite3.Error, path: str | Path) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code == sqlite3.SQLITE_FULL or "disk is full" in str(exc).lower():
+        return True
+    if (code is not None and code & 0xFF == sqlite3.SQLITE_IOERR) or "disk i/o error" in str(exc).lower():
+        try:
+            return free_space(path) < _NEARLY_FULL_BYTES
+        except OSError:
+            return False
+    return False
+
+
+def _disk_full(path: str | Path, exc: sqlite3.Error) -> DiskFull:
+    _disk_full_at[str(Path(path).absolute())] = time.time()
+    log.error("database %s: disk full: %s", path, exc)
+    return DiskFull(DISK_FULL_MESSAGE)
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
@@ -56,8 +75,14 @@ def connect(path: str | Path) -> sqlite3.Connection:
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                            check_same_thread=False)
     conn.row_factory = sqlite3.Row
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    except sqlite3.Error as exc:
+        conn.close()
+        if _is_disk_full(exc, path):
+            raise _disk_full(path, exc) from exc
+        raise
     if mode.lower() != "wal":
         conn.close()
         raise RuntimeError(f"{path}: could not switch to WAL (journal_mode={mode}); "
@@ -151,11 +176,10 @@ def write_transaction(conn: sqlite3.Connection,
         # ROLLBACK would fail with "no transaction is active" and hide the real error.
         if conn.in_transaction:
             conn.execute("ROLLBACK")
-        if isinstance(exc, sqlite3.Error) and _is_disk_full(exc):
+        if isinstance(exc, sqlite3.Error):
             path = conn.execute("PRAGMA database_list").fetchone()[2]
-            _disk_full_at[str(Path(path).absolute())] = time.time()
-            log.error("write failed, disk full: %s", exc)
-            raise DiskFull(DISK_FULL_MESSAGE) from exc
+            if _is_disk_full(exc, path):
+                raise _disk_full(path, exc) from exc
         raise
 
 
@@ -165,10 +189,34 @@ def free_space(database: str | Path) -> int:
     return st.f_bavail * st.f_frsize
 
 
+# One idle connection per process and database, never closed: while it is open SQLite keeps the
+# -wal and -shm files, so a request's new connection does not have to create them again (which
+# fails on a full disk and would make every page fail, not just writes).
+_keepers: dict[str, tuple[int, sqlite3.Connection]] = {}
+_MAX_KEEPERS = 4   # tests open many databases in one process
+_inherited: list[sqlite3.Connection] = []
+
+
+def _keep_open(path: str) -> None:
+    kept = _keepers.get(path)
+    if kept is not None and kept[0] == os.getpid():
+        return
+    if kept is not None:   # inherited from the parent: a forked worker opens its own, and never
+        _inherited.append(kept[1])   # closes the parent's (that would drop the parent's locks)
+    _keepers[path] = (os.getpid(), connect(path))
+    while len(_keepers) > _MAX_KEEPERS:
+        oldest = next(iter(_keepers))
+        pid, conn = _keepers.pop(oldest)
+        if pid == os.getpid():
+            conn.close()
+
+
 def get_db() -> sqlite3.Connection:
     """The request's connection, opened on first use and closed at teardown."""
     if "db" not in g:
-        g.db = connect(current_app.config["DATABASE"])
+        path = current_app.config["DATABASE"]
+        _keep_open(path)
+        g.db = connect(path)
     return g.db
 
 

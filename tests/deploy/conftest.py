@@ -7,6 +7,8 @@ testinfra host to the tests. Needs root (the local VPS does). Slow: run it on it
 
 Environment:
   KEWP_KEEP_VPS=1          leave the VPS running at the end (to look around: scripts/local-vps ssh)
+  KEWP_REUSE_VPS=1         while developing: keep a running VPS and converge it once instead of a
+                           fresh VPS converged twice (the converge tests of test_site then skip)
   KEWP_DEPLOY_TAGS=a,b     converge (and check) only these roles' tags, e.g. common,docker while
                            working on them; the tests of the other roles then fail
 
@@ -37,6 +39,7 @@ VPS_FILES = Path(os.environ.get("KEWP_VPS_CACHE", REPO / ".cache" / "local-vps")
 SSH_CONFIG = VPS_FILES / "ssh_config"
 SSH_KEY = VPS_FILES / "id_ed25519"
 LOG_DIR = REPO / "build" / "deploy-tests"
+REUSE_VPS = os.environ.get("KEWP_REUSE_VPS") == "1"
 
 # Units whose journal a failing test shows; a test module can set JOURNAL_UNITS instead.
 DEFAULT_JOURNAL_UNITS = ("docker", "containerd", "systemd-journald", "systemd-timesyncd")
@@ -144,6 +147,10 @@ def vps_address(request: pytest.FixtureRequest) -> Iterator[str]:
     if os.geteuid() != 0:
         pytest.fail("the deploy tests need root (scripts/local-vps boots a systemd-nspawn VPS): run them with sudo")
     config = request.config
+    if REUSE_VPS and subprocess.run([str(LOCAL_VPS), "status"], capture_output=True, check=False).returncode == 0:
+        _say(config, "KEWP_REUSE_VPS=1: using the running local VPS")
+        yield local_vps("address").strip()
+        return
     _say(config, "replacing the local VPS with a fresh one (scripts/local-vps down; up)")
     local_vps("down")
     start = time.monotonic()
@@ -166,6 +173,8 @@ def deployment(request: pytest.FixtureRequest, vps_address: str) -> Deployment:
     _timings["fresh converge"] = first.seconds
     if first.returncode != 0:
         pytest.fail(f"the first converge failed (exit {first.returncode}; log {first.log}):\n{first.tail()}")
+    if REUSE_VPS:
+        return Deployment(vps_address, first, first, dict(_timings))
     _say(config, f"converged in {first.seconds:.0f} s; converging again (must change nothing)")
     second = run_playbook(label="converge-2")
     _timings["idempotent re-run"] = second.seconds

@@ -2,7 +2,10 @@
 
 import pytest
 
-pytestmark = pytest.mark.deploy
+from .conftest import REUSE_VPS
+
+pytestmark = [pytest.mark.deploy,
+              pytest.mark.skipif(REUSE_VPS, reason="KEWP_REUSE_VPS=1: the VPS was converged once, not fresh")]
 
 
 def test_second_converge_changes_nothing(deployment):

@@ -61,6 +61,7 @@ def test_a_proposal_on_a_full_disk_is_a_507_page_saying_nothing_was_saved(
     assert "unhandled error" not in caplog.text and "cannot rollback" not in caplog.text
     assert count(conn, "proposals") == before
 
+    assert client.get("/ke/55").status_code == 200, "pages are still served"
     ready = client.get("/readyz").json
     assert ready["writable"] is False and "NOT WRITABLE" in ready["database"]
     assert ready["disk"]["free_bytes"] < ready["disk"]["min_free_bytes"]

@@ -153,6 +153,14 @@ def test_a_ready_app_that_cannot_save_is_alerted_once_and_never_restarted(env: d
     assert check(env)[0] == 4, "a new episode is alerted again"
 
 
+def test_an_app_not_ready_because_its_disk_is_full_is_alerted_and_never_restarted(env: dict) -> None:
+    env["front"].status = env["direct"].status = 503
+    env["front"].writable = env["direct"].writable = False
+    codes = [check(env)[0] for _ in range(5)]
+    assert codes == [0, 4, 0, 0, 0]
+    assert restarts(env) == 0
+
+
 def test_a_unit_that_is_starting_is_not_checked(env: dict) -> None:
     (env["tmp"] / "active").write_text("activating")
     env["front"].status = env["direct"].status = 503
