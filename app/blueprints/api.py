@@ -21,7 +21,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request, url
 from ..db import get_db
 from ..engine import get_engine
 from ..errors import error_response
-from ..services import exports, openapi, search
+from ..services import exports, ids, openapi, search
 from ..services.exports import InvalidParameter
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -345,10 +345,12 @@ def mappings():
 @bp.get("/mappings/<mapping_id>")
 @params()
 def mapping(mapping_id: str):
-    if not WHOLE_NUMBER.match(mapping_id):
-        raise InvalidParameter("mapping_id", f"mapping_id={mapping_id[:40]!r} is not allowed; "
-                                             "use the mapping's number, e.g. /api/v1/mappings/12")
-    record = exports.get_mapping(get_db(), int(mapping_id))
+    number = ids.row_id(mapping_id)
+    if number is None:
+        raise InvalidParameter("mapping_id", f"mapping_id={mapping_id[:40]!r} is not allowed; use the mapping's "
+                                             f"number (ASCII digits, at most {ids.SQLITE_INT_MAX}), "
+                                             "e.g. /api/v1/mappings/12")
+    record = exports.get_mapping(get_db(), number)
     if record is None:
-        abort(404, f"There is no approved mapping {int(mapping_id)}.")
+        abort(404, f"There is no approved mapping {number}.")
     return jsonify(mapping_record(record))

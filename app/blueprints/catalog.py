@@ -44,7 +44,7 @@ def _ke_or_404(number: int):
     return row
 
 
-@bp.get("/ke/<int:number>")
+@bp.get("/ke/<sqlite_int:number>")
 def key_event(number: int):
     conn = get_db()
     ke = _ke_or_404(number)
@@ -84,7 +84,7 @@ def pathways():
     return render_template("pathway_list.html", result=result, q=q)
 
 
-@bp.get("/pathways/WP<int:number>")
+@bp.get("/pathways/WP<sqlite_int:number>")
 def pathway(number: int):
     conn = get_db()
     wp = conn.execute("SELECT * FROM pathways WHERE wp_id = ?", (f"WP{number}",)).fetchone()
