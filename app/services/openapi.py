@@ -303,8 +303,8 @@ def _schemas() -> dict[str, Any]:
     }
 
 
-def describe(version: str) -> dict[str, Any]:
-    """The OpenAPI 3.1 document for /api/v1 (paths are relative to the server URL)."""
+def describe(version: str, public_url: str) -> dict[str, Any]:
+    """The OpenAPI 3.1 document for /api/v1 (paths are relative to the server URL, KEWP_PUBLIC_URL + /api/v1)."""
     return {
         "openapi": "3.1.0",
         "info": {
@@ -316,7 +316,7 @@ def describe(version: str) -> dict[str, Any]:
                            "Unknown query parameters are refused with 400 so a typo never silently "
                            "drops a filter.",
         },
-        "servers": [{"url": "/api/v1"}],
+        "servers": [{"url": f"{public_url}/api/v1"}],
         "paths": _paths(),
         "components": {
             "schemas": _schemas(),
