@@ -232,8 +232,11 @@ def key_events():
     q = text_param("q", openapi.Q_MAX)
     page, per_page = paging()
     as_csv = wants_csv()
+    level = search.bio_level(request.args.get("bio_level"))
+    if level is None:
+        raise InvalidParameter("bio_level", search.unknown_bio_level("bio_level", request.args["bio_level"]))
     result = search.search(get_db(), "key_events", q, page=page, per_page=per_page,
-                           filters={"bio_level": request.args.get("bio_level", "")})
+                           filters={"bio_level": level})
     return listing([ke_summary(r) for r in result.rows], result.total, page, per_page,
                    csv_fields=KE_CSV_FIELDS, as_csv=as_csv)
 

@@ -29,7 +29,9 @@ def index():
 @bp.get("/ke")
 def key_events():
     q = request.args.get("q", "")
-    level = request.args.get("level", "")
+    level = search.bio_level(request.args.get("level"))
+    if level is None:
+        abort(400, search.unknown_bio_level("level", request.args["level"]))
     result = search.search(get_db(), "key_events", q, page=page_arg(), per_page=PER_PAGE,
                            filters={"bio_level": level})
     levels = [r[0] for r in get_db().execute(

@@ -1,7 +1,7 @@
 """What a Key Event, pathway or row id looks like: one definition for routes, the API, imports and search.
 
-Digits are ASCII only (`re.ASCII`): `\\d` and `int()` would also take Arabic-Indic digits (U+0660-U+0669) and
-IGNORECASE would let the Kelvin sign stand for 'K'. Row ids must fit SQLite's signed 64-bit
+Digits are ASCII only: `\\d` and `int()` would also take Arabic-Indic digits (U+0660-U+0669), and
+IGNORECASE without re.ASCII would let the Kelvin sign stand for 'K'. Row ids must fit SQLite's signed 64-bit
 INTEGER; a bigger number is not an id (binding it raises OverflowError).
 """
 
@@ -10,14 +10,21 @@ from __future__ import annotations
 import re
 
 SQLITE_INT_MAX = 2**63 - 1
-_FLAGS = re.ASCII | re.IGNORECASE
-# Canonical, documented forms: 'KE 55', 'KE55', 'ke_55', 'KE:55'; 'WP254', 'wp 254'.
-KE_ID = re.compile(r"^\s*KE\s*[:_ ]?\s*([0-9]+)\s*$", _FLAGS)
-WP_ID = re.compile(r"^\s*WP\s*([0-9]+)\s*$", _FLAGS)
-BARE_NUMBER = re.compile(r"^\s*([0-9]+)\s*$", _FLAGS)
+# Written without \s, \d or flags so that the same strings are valid ECMA-262 patterns for the
+# OpenAPI description (app/services/openapi.py) and mean the same there.
+_SPACE = r"[ \t\n\r\f\v]*"
+_KE = rf"[Kk][Ee]{_SPACE}[:_ ]?{_SPACE}"
+_WP = rf"[Ww][Pp]{_SPACE}"
+# What the API takes in a path or filter: 'KE 55', 'KE55', 'ke_55', 'KE:55', '55'; 'WP254', 'wp 254', '254'.
+KE_PARAM_PATTERN = rf"^{_SPACE}(?:{_KE})?[0-9]+{_SPACE}$"
+WP_PARAM_PATTERN = rf"^{_SPACE}(?:{_WP})?[0-9]+{_SPACE}$"
+ROW_ID_PATTERN = r"^[0-9]+$"
+KE_ID = re.compile(rf"^{_SPACE}{_KE}([0-9]+){_SPACE}$")
+WP_ID = re.compile(rf"^{_SPACE}{_WP}([0-9]+){_SPACE}$")
+BARE_NUMBER = re.compile(rf"^{_SPACE}([0-9]+){_SPACE}$")
 # Search is more forgiving than the API: 'KE-55', 'ke 55' and a bare '55' all mean KE 55.
-_SEARCH = {"KE": re.compile(r"^\s*(?:KE\s*[-:_ ]?\s*)?([0-9]+)\s*$", _FLAGS),
-           "WP": re.compile(r"^\s*(?:WP\s*[-:_ ]?\s*)?([0-9]+)\s*$", _FLAGS)}
+_SEARCH = {"KE": re.compile(r"^\s*(?:KE\s*[-:_ ]?\s*)?([0-9]+)\s*$", re.ASCII | re.IGNORECASE),
+           "WP": re.compile(r"^\s*(?:WP\s*[-:_ ]?\s*)?([0-9]+)\s*$", re.ASCII | re.IGNORECASE)}
 
 
 def number(digits: str) -> int | None:

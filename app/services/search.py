@@ -10,6 +10,20 @@ from .paging import Page
 
 WORD = re.compile(r"\w+", re.UNICODE)
 MAX_QUERY = 200
+# AOP-Wiki's levels of biological organisation, the values of key_events.bio_level.
+BIO_LEVELS = ("Molecular", "Cellular", "Tissue", "Organ", "Individual", "Population")
+
+
+def bio_level(value: str | None) -> str | None:
+    """'' for no filter, the canonical level for any letter case ('cellular' -> 'Cellular'), None if unknown."""
+    text = (value or "").strip()
+    if not text:
+        return ""
+    return next((level for level in BIO_LEVELS if level.lower() == text.lower()), None)
+
+
+def unknown_bio_level(parameter: str, value: str) -> str:
+    return f"{parameter}={value[:40]!r} is not a biological level; use one of {', '.join(BIO_LEVELS)}"
 
 
 def fts_query(text: str) -> str:

@@ -6,6 +6,7 @@ import csv
 import io
 import re
 import sqlite3
+import urllib.parse
 from types import SimpleNamespace
 from typing import Any
 
@@ -518,3 +519,57 @@ def test_links_and_iris_come_from_the_public_url_never_from_a_forged_host(make_a
     assert "evil" not in text
     assert "https://kewp.example.org/api/v1" in text
     assert "https://kewp.example.org//" not in text
+
+
+def test_a_405_says_which_methods_are_allowed(client):
+    response = client.delete("/api/v1/mappings")
+    assert_error(response, 405)
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+
+
+def test_a_405_page_says_which_methods_are_allowed(client):
+    response = client.put("/ke")
+    assert response.status_code == 405
+    assert response.mimetype == "text/html"
+    assert "GET" in response.headers["Allow"]
+
+
+# --- bio_level and the OpenAPI id patterns ---------------------------------------------------
+
+def test_an_unknown_bio_level_is_a_400_listing_the_levels(client):
+    assert_error(client.get("/api/v1/key-events?bio_level=Nonsense"), 400, "bio_level='Nonsense'",
+                 "Molecular, Cellular, Tissue, Organ, Individual, Population")
+
+
+def test_bio_level_matches_any_letter_case(client):
+    body = client.get("/api/v1/key-events?bio_level=cellular&per_page=5").get_json()
+    assert body["total"] > 0
+    assert {item["bio_level"] for item in body["items"]} == {"Cellular"}
+
+
+def test_the_key_event_page_refuses_an_unknown_level_with_a_400(client):
+    response = client.get("/ke?level=Nonsense")
+    assert response.status_code == 400
+    assert "Molecular, Cellular" in response.get_data(as_text=True)
+
+
+def _parameter(spec: dict[str, Any], path: str, name: str) -> dict[str, Any]:
+    return next(p for p in spec["paths"][path]["get"]["parameters"] if p.get("name") == name)
+
+
+@pytest.mark.parametrize("case", [
+    ("/key-events/{ke_id}", "ke_id", "/api/v1/key-events/{}",
+     ["KE55", "55", "KE 55", "ke_55", "KE:55", " KE 55 ", "WP254", "KE-55", "KE55x", "\u0665\u0665", "KE", ""]),
+    ("/pathways/{wp_id}", "wp_id", "/api/v1/pathways/{}", ["WP254", "wp254", "wp 254", "254", "KE55", "WP-254"]),
+    ("/mappings/{mapping_id}", "mapping_id", "/api/v1/mappings/{}", ["1", "007", "abc", "1.5", "-1", "\u0661"]),
+    ("/mappings", "ke", "/api/v1/mappings?ke={}", ["KE55", "55", "KE 55", "KE-55", "WP3"]),
+    ("/mappings", "pathway", "/api/v1/mappings?pathway={}", ["WP254", "254", "KE55", "WP 254"]),
+])
+def test_openapi_id_patterns_accept_exactly_what_the_api_accepts(client, spec, case):
+    path, name, url, values = case
+    pattern = re.compile(_parameter(spec, path, name)["schema"]["pattern"])
+    for value in values:
+        if not value and "{}" in url.split("?")[0]:
+            continue  # an empty path segment is another route
+        status = client.get(url.format(urllib.parse.quote(value))).status_code
+        assert (status != 400) == bool(pattern.search(value)), (value, status)
