@@ -24,6 +24,12 @@ preload_app = True
 timeout = _settings["timeout"]
 graceful_timeout = 30
 keepalive = 5
+# The request line (method, URL, HTTP version) may be up to 8190 bytes, gunicorn's maximum
+# (larger values are cut to it; its default, 4094, answered a documented 2,000-character
+# `text=` with its own HTML error). 2,000 ASCII characters fit even when all are percent-encoded
+# (3 bytes each); a character that is 3 bytes in UTF-8 takes 9, so about 900 of those fit
+# (docs/api.md). nginx's default large_client_header_buffers (4 8k) allows the same line.
+limit_request_line = 8190
 max_requests = 2000  # recycle workers now and then; jitter keeps them from restarting together
 max_requests_jitter = 200
 accesslog = "-"
