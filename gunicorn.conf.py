@@ -7,18 +7,34 @@ once in the master; forked workers share those pages copy-on-write.
 import os
 import sys
 
-bind = os.environ.get("KEWP_BIND", "0.0.0.0:8000")
-workers = int(os.environ.get("KEWP_WORKERS", "2"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the app package beside this file
+from app.config import ConfigError, config_error_line, gunicorn_settings, startup_settings
+
+# A bad KEWP_* value stops gunicorn with one line naming it (not a traceback), before preload.
+try:
+    _settings = gunicorn_settings()
+    startup_settings()
+except ConfigError as exc:
+    sys.exit(config_error_line(exc))
+
+bind = _settings["bind"]
+workers = _settings["workers"]
 worker_class = "sync"
 preload_app = True
-timeout = int(os.environ.get("KEWP_TIMEOUT", "60"))
+timeout = _settings["timeout"]
 graceful_timeout = 30
 keepalive = 5
+# The request line (method, URL, HTTP version) may be up to 8190 bytes, gunicorn's maximum
+# (larger values are cut to it; its default, 4094, answered a documented 2,000-character
+# `text=` with its own HTML error). 2,000 ASCII characters fit even when all are percent-encoded
+# (3 bytes each); a character that is 3 bytes in UTF-8 takes 9, so about 900 of those fit
+# (docs/api.md). nginx's default large_client_header_buffers (4 8k) allows the same line.
+limit_request_line = 8190
 max_requests = 2000  # recycle workers now and then; jitter keeps them from restarting together
 max_requests_jitter = 200
 accesslog = "-"
 errorlog = "-"
-loglevel = os.environ.get("KEWP_LOG_LEVEL", "info")
+loglevel = _settings["loglevel"]
 # Real client addresses from nginx on the same host only.
 forwarded_allow_ips = "127.0.0.1"
 # gunicorn 27 opens a control socket under $HOME by default; kewp does not use it, and the

@@ -10,6 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import db, errors, extensions
 from .config import ConfigError, check_data_dir, load_settings
+from .converters import SqliteIntConverter
 
 __all__ = ["ConfigError", "create_app"]
 
@@ -32,6 +33,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if app.config["TRUSTED_PROXIES"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"],
                                 x_proto=app.config["TRUSTED_PROXIES"], x_host=app.config["TRUSTED_PROXIES"])
+
+    # Before the blueprints: their rules look the converter up when they are added.
+    app.url_map.converters["sqlite_int"] = SqliteIntConverter
 
     db.init_app(app)
     extensions.init_app(app)

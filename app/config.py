@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +61,8 @@ def load_settings(environ: dict[str, str] | None = None) -> dict[str, Any]:
     env = dict(os.environ if environ is None else environ)
     kewp_env = env.get("KEWP_ENV", "production").strip().lower()
     if kewp_env not in ENVIRONMENTS:
-        raise ConfigError(f"KEWP_ENV={kewp_env!r} is not one of {', '.join(ENVIRONMENTS)}")
+        raise ConfigError(f"KEWP_ENV={kewp_env!r} is not one of {', '.join(ENVIRONMENTS)}; set it to one of those "
+                          "(production on a server, development for a local run)")
 
     secret = env.get("KEWP_SECRET_KEY", "")
     if not secret:
@@ -102,7 +105,97 @@ def load_settings(environ: dict[str, str] | None = None) -> dict[str, Any]:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _bool(env, "KEWP_SECURE_COOKIES", kewp_env == "production"),
         "TESTING": kewp_env == "testing",
+        **_edge_settings(env, kewp_env),
     }
+
+
+# --- edges: the public URL and the gunicorn settings -----------------------------------------
+# Links and IRIs (API, Turtle, OpenAPI) are built from KEWP_PUBLIC_URL, never from the request's
+# Host header: a forged Host must not end up in the links a client follows or in exported RDF.
+# Production refuses to start without it (the kewp_app role always writes it); development and
+# testing default to the address `make run` serves.
+DEVELOPMENT_PUBLIC_URL = "http://127.0.0.1:8000"
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+def _public_url(env: dict[str, str], kewp_env: str) -> str:
+    raw = env.get("KEWP_PUBLIC_URL", "").strip()
+    if not raw:
+        if kewp_env == "production":
+            raise ConfigError("KEWP_PUBLIC_URL is not set; set it to the site's address as users reach it, "
+                              "e.g. KEWP_PUBLIC_URL=https://kewp.example.org (API links and RDF IRIs are made from it)")
+        return DEVELOPMENT_PUBLIC_URL
+    fix = "set it to an http(s) address like https://kewp.example.org (optionally with a path, no ? or #)"
+    try:
+        url = urllib.parse.urlsplit(raw)
+        url.port  # noqa: B018 (raises ValueError on a bad port)
+    except ValueError:
+        raise ConfigError(f"KEWP_PUBLIC_URL={raw!r} is not a URL; {fix}") from None
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise ConfigError(f"KEWP_PUBLIC_URL={raw!r} needs an http or https scheme and a host; {fix}")
+    if url.query or url.fragment or "?" in raw or "#" in raw or url.username or url.password:
+        raise ConfigError(f"KEWP_PUBLIC_URL={raw!r} has a query, fragment or user name; {fix}")
+    # No trailing slash: links are this plus a path that starts with '/'.
+    return urllib.parse.urlunsplit((url.scheme, url.netloc.lower(), url.path.rstrip("/"), "", ""))
+
+
+def _edge_settings(env: dict[str, str], kewp_env: str) -> dict[str, Any]:
+    return {"PUBLIC_URL": _public_url(env, kewp_env)}
+
+
+def gunicorn_settings(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """gunicorn.conf.py's KEWP_* values, checked like the app's (ConfigError names the variable)."""
+    env = dict(os.environ if environ is None else environ)
+    level = env.get("KEWP_LOG_LEVEL", "info").strip().lower() or "info"
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"KEWP_LOG_LEVEL={level!r} is not one of {', '.join(LOG_LEVELS)}")
+    bind = env.get("KEWP_BIND", "").strip() or "0.0.0.0:8000"
+    host, _, port = bind.rpartition(":")
+    if not host or not port.isascii() or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ConfigError(f"KEWP_BIND={bind!r} is not HOST:PORT; set it to e.g. 127.0.0.1:8000 or 0.0.0.0:8000")
+    return {
+        "bind": bind,
+        "workers": _int(env, "KEWP_WORKERS", 2, 1, 64),
+        "timeout": _int(env, "KEWP_TIMEOUT", 60, 5, 3600),
+        "loglevel": level,
+    }
+
+
+def startup_settings() -> dict[str, Any]:
+    """What create_app checks first (a local .env, then the settings and the data directory).
+
+    gunicorn.conf.py calls it so a bad setting is reported before the app is preloaded.
+    """
+    try:
+        from dotenv import load_dotenv
+        load_dotenv(override=False)
+    except ImportError:  # python-dotenv is optional outside development
+        pass
+    settings = load_settings()
+    check_data_dir(settings["DATABASE"])
+    return settings
+
+
+def config_error_line(exc: ConfigError) -> str:
+    return f"kewp: configuration error: {exc}"
+
+
+def _report_config_errors(kind: type[BaseException], exc: BaseException, tb: Any) -> None:
+    """An uncaught ConfigError (e.g. `flask --app app ...` with KEWP_ENV=prod) is one line, not a traceback.
+
+    Python still exits with status 1 after this hook, as for any uncaught exception.
+    """
+    if isinstance(exc, ConfigError):
+        print(config_error_line(exc), file=sys.stderr)
+    else:
+        _previous_excepthook(kind, exc, tb)
+
+
+# Installed on import: the Flask CLI calls create_app before any of our code could catch the error.
+if getattr(sys.excepthook, "__name__", "") != _report_config_errors.__name__:
+    _previous_excepthook = sys.excepthook
+    sys.excepthook = _report_config_errors
+# --- end of edges ---------------------------------------------------------------------------
 
 
 def check_data_dir(database: str) -> None:

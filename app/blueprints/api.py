@@ -21,7 +21,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request, url
 from ..db import get_db
 from ..engine import get_engine
 from ..errors import error_response
-from ..services import exports, openapi, search
+from ..services import exports, ids, openapi, search
 from ..services.exports import InvalidParameter
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -106,20 +106,25 @@ def wants_csv() -> bool:
 
 # --- representations ----------------------------------------------------------------------
 
+def public_url(endpoint: str, **values: Any) -> str:
+    """An absolute link on KEWP_PUBLIC_URL; never the request's Host header, which a client chooses."""
+    return current_app.config["PUBLIC_URL"] + url_for(endpoint, **values)
+
+
 def ke_path(ke_id: str) -> str:
     return ke_id.replace(" ", "")
 
 
 def ke_url(ke_id: str) -> str:
-    return url_for("api.key_event", ke_id=ke_path(ke_id), _external=True)
+    return public_url("api.key_event", ke_id=ke_path(ke_id))
 
 
 def wp_url(wp_id: str) -> str:
-    return url_for("api.pathway", wp_id=wp_id, _external=True)
+    return public_url("api.pathway", wp_id=wp_id)
 
 
 def mapping_url(mapping_id: int) -> str:
-    return url_for("api.mapping", mapping_id=mapping_id, _external=True)
+    return public_url("api.mapping", mapping_id=mapping_id)
 
 
 def ke_summary(row: sqlite3.Row) -> dict[str, Any]:
@@ -155,7 +160,7 @@ def suggestion_record(suggestion: Any) -> dict[str, Any]:
 
 def page_url(page: int) -> str:
     args = {**request.args.to_dict(), "page": page}
-    return url_for(request.endpoint or "api.index", **(request.view_args or {}), **args, _external=True)
+    return public_url(request.endpoint or "api.index", **(request.view_args or {}), **args)
 
 
 def listing(items: list[dict[str, Any]], total: int, page: int, per_page: int, *,
@@ -208,17 +213,17 @@ def pathway_or_404(raw_id: str) -> sqlite3.Row:
 def index():
     return jsonify(
         name="kewp", version=current_app.config["VERSION"],
-        openapi=url_for("api.openapi", _external=True),
-        resources={"key_events": url_for("api.key_events", _external=True),
-                   "pathways": url_for("api.pathways", _external=True),
-                   "mappings": url_for("api.mappings", _external=True),
-                   "suggestions": url_for("api.suggest_text", _external=True)})
+        openapi=public_url("api.openapi"),
+        resources={"key_events": public_url("api.key_events"),
+                   "pathways": public_url("api.pathways"),
+                   "mappings": public_url("api.mappings"),
+                   "suggestions": public_url("api.suggest_text")})
 
 
 @bp.get("/openapi.json", endpoint="openapi")
 @params()
 def openapi_description():
-    return jsonify(openapi.describe(current_app.config["VERSION"]))
+    return jsonify(openapi.describe(current_app.config["VERSION"], current_app.config["PUBLIC_URL"]))
 
 
 @bp.get("/key-events")
@@ -227,8 +232,11 @@ def key_events():
     q = text_param("q", openapi.Q_MAX)
     page, per_page = paging()
     as_csv = wants_csv()
+    level = search.bio_level(request.args.get("bio_level"))
+    if level is None:
+        raise InvalidParameter("bio_level", search.unknown_bio_level("bio_level", request.args["bio_level"]))
     result = search.search(get_db(), "key_events", q, page=page, per_page=per_page,
-                           filters={"bio_level": request.args.get("bio_level", "")})
+                           filters={"bio_level": level})
     return listing([ke_summary(r) for r in result.rows], result.total, page, per_page,
                    csv_fields=KE_CSV_FIELDS, as_csv=as_csv)
 
@@ -254,8 +262,8 @@ def key_event(ke_id: str):
         "upstream_ke_ids": upstream,
         "downstream_ke_ids": downstream,
         "mapping_count": exports.count_mappings(conn, exports.MappingFilter(ke_id=ke_id)),
-        "mappings_url": url_for("api.mappings", ke=ke_path(ke_id), _external=True),
-        "suggestions_url": url_for("api.ke_suggestions", ke_id=ke_path(ke_id), _external=True),
+        "mappings_url": public_url("api.mappings", ke=ke_path(ke_id)),
+        "suggestions_url": public_url("api.ke_suggestions", ke_id=ke_path(ke_id)),
         "updated_at": row["updated_at"],
     })
 
@@ -317,7 +325,7 @@ def pathway(wp_id: str):
         "iri": f"{exports.WP_IRI}{wp_id}",
         "wikipathways_url": exports.WIKIPATHWAYS_URL.format(wp_id),
         "mapping_count": exports.count_mappings(conn, exports.MappingFilter(wp_id=wp_id)),
-        "mappings_url": url_for("api.mappings", pathway=wp_id, _external=True),
+        "mappings_url": public_url("api.mappings", pathway=wp_id),
         "updated_at": row["updated_at"],
     })
 
@@ -345,10 +353,12 @@ def mappings():
 @bp.get("/mappings/<mapping_id>")
 @params()
 def mapping(mapping_id: str):
-    if not WHOLE_NUMBER.match(mapping_id):
-        raise InvalidParameter("mapping_id", f"mapping_id={mapping_id[:40]!r} is not allowed; "
-                                             "use the mapping's number, e.g. /api/v1/mappings/12")
-    record = exports.get_mapping(get_db(), int(mapping_id))
+    number = ids.row_id(mapping_id)
+    if number is None:
+        raise InvalidParameter("mapping_id", f"mapping_id={mapping_id[:40]!r} is not allowed; use the mapping's "
+                                             f"number (ASCII digits, at most {ids.SQLITE_INT_MAX}), "
+                                             "e.g. /api/v1/mappings/12")
+    record = exports.get_mapping(get_db(), number)
     if record is None:
-        abort(404, f"There is no approved mapping {int(mapping_id)}.")
+        abort(404, f"There is no approved mapping {number}.")
     return jsonify(mapping_record(record))

@@ -29,7 +29,9 @@ def index():
 @bp.get("/ke")
 def key_events():
     q = request.args.get("q", "")
-    level = request.args.get("level", "")
+    level = search.bio_level(request.args.get("level"))
+    if level is None:
+        abort(400, search.unknown_bio_level("level", request.args["level"]))
     result = search.search(get_db(), "key_events", q, page=page_arg(), per_page=PER_PAGE,
                            filters={"bio_level": level})
     levels = [r[0] for r in get_db().execute(
@@ -44,7 +46,7 @@ def _ke_or_404(number: int):
     return row
 
 
-@bp.get("/ke/<int:number>")
+@bp.get("/ke/<sqlite_int:number>")
 def key_event(number: int):
     conn = get_db()
     ke = _ke_or_404(number)
@@ -84,7 +86,7 @@ def pathways():
     return render_template("pathway_list.html", result=result, q=q)
 
 
-@bp.get("/pathways/WP<int:number>")
+@bp.get("/pathways/WP<sqlite_int:number>")
 def pathway(number: int):
     conn = get_db()
     wp = conn.execute("SELECT * FROM pathways WHERE wp_id = ?", (f"WP{number}",)).fetchone()

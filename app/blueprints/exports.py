@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, abort, render_template, request, url_for
+from flask import Blueprint, Response, abort, render_template, request
 
 from ..db import get_db
 from ..services import exports
+from .api import public_url
 
 log = logging.getLogger(__name__)
 bp = Blueprint("exports", __name__)
@@ -64,7 +65,7 @@ def mappings(fmt: str):
         body = exports.to_json(rows, min_confidence, now)
     else:
         # Each mapping's IRI is its API URL: /api/v1/mappings/<id> answers with the record.
-        body = exports.to_turtle(rows, url_for("api.mappings", _external=True) + "/", now, min_confidence)
+        body = exports.to_turtle(rows, public_url("api.mappings") + "/", now, min_confidence)
     log.info("export %s: %d mappings (min_confidence=%s)", fmt, len(rows), min_confidence)
     return _download(fmt, body, min_confidence)
 

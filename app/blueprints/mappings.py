@@ -49,7 +49,7 @@ def index():
                            levels=list(reversed(confidence.LEVELS)))
 
 
-@bp.get("/mappings/<int:mapping_id>")
+@bp.get("/mappings/<sqlite_int:mapping_id>")
 def detail(mapping_id: int):
     conn = get_db()
     mapping = svc.get_mapping(conn, mapping_id)
@@ -75,7 +75,7 @@ def mine():
     return render_template("mappings/mine.html", result=result, status=status, statuses=svc.STATUSES)
 
 
-@bp.get("/mappings/proposals/<int:proposal_id>")
+@bp.get("/mappings/proposals/<sqlite_int:proposal_id>")
 def proposal(proposal_id: int):
     conn = get_db()
     row = svc.get_proposal(conn, proposal_id)
@@ -178,13 +178,13 @@ def _mapping_or_404(mapping_id: int) -> sqlite3.Row:
     return mapping
 
 
-@bp.route("/mappings/<int:mapping_id>/change", methods=["GET", "POST"])
+@bp.route("/mappings/<sqlite_int:mapping_id>/change", methods=["GET", "POST"])
 @login_required
 def propose_change(mapping_id: int):
     return _handle("change", _mapping_or_404(mapping_id))
 
 
-@bp.route("/mappings/<int:mapping_id>/delete", methods=["GET", "POST"])
+@bp.route("/mappings/<sqlite_int:mapping_id>/delete", methods=["GET", "POST"])
 @login_required
 def propose_delete(mapping_id: int):
     return _handle("delete", _mapping_or_404(mapping_id))

@@ -52,13 +52,13 @@ def _decide(proposal_id: int, decision: str):
     return redirect(url_for(".queue"), code=303)
 
 
-@bp.post("/review/<int:proposal_id>/approve")
+@bp.post("/review/<sqlite_int:proposal_id>/approve")
 @admin_required
 def approve(proposal_id: int):
     return _decide(proposal_id, "approve")
 
 
-@bp.post("/review/<int:proposal_id>/reject")
+@bp.post("/review/<sqlite_int:proposal_id>/reject")
 @admin_required
 def reject(proposal_id: int):
     return _decide(proposal_id, "reject")

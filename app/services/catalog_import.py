@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from ..db import write_transaction
+from . import ids
+from .ids import KE_ID, WP_ID  # noqa: F401 (services/mappings.py and search.py import them from here)
 
-KE_ID = re.compile(r"^\s*KE\s*[:_ ]?\s*(\d+)\s*$", re.IGNORECASE)
-WP_ID = re.compile(r"^\s*WP\s*(\d+)\s*$", re.IGNORECASE)
 KER_ID = re.compile(r"^\s*KER\s*[:_ ]?\s*(\d+)\s*$", re.IGNORECASE)
 AOP_ID = re.compile(r"^\s*AOP\s*[:_ ]?\s*(\d+)\s*$", re.IGNORECASE)
 KINDS = ("key_events", "pathways", "ke_relationships")
@@ -40,17 +40,17 @@ class RowError(ValueError):
 
 
 def normalize_ke_id(value: Any) -> str:
-    match = KE_ID.match(str(value)) if value is not None else None
-    if not match:
+    ke_id = ids.ke_id(str(value)) if value is not None else None
+    if ke_id is None:
         raise RowError(f"ke_id {value!r} is not a Key Event id like 'KE 1234'")
-    return f"KE {int(match.group(1))}"
+    return ke_id
 
 
 def normalize_wp_id(value: Any) -> str:
-    match = WP_ID.match(str(value)) if value is not None else None
-    if not match:
+    wp_id = ids.wp_id(str(value)) if value is not None else None
+    if wp_id is None:
         raise RowError(f"wp_id {value!r} is not a WikiPathways id like 'WP1234'")
-    return f"WP{int(match.group(1))}"
+    return wp_id
 
 
 @dataclass

@@ -10,19 +10,17 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from .catalog_import import RowError, normalize_ke_id, normalize_wp_id
+from . import ids
 
 CONFIDENCE_LEVELS = ("high", "medium", "low")  # best first
 # Cells a spreadsheet would run as a formula (OWASP "CSV injection") get a leading quote.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-BARE_NUMBER = re.compile(r"^\s*(\d+)\s*$")
 
 KE_IRI = "https://identifiers.org/aop.events:"
 WP_IRI = "https://identifiers.org/wikipathways:"
@@ -66,23 +64,21 @@ def levels_at_least(min_confidence: str | None) -> tuple[str, ...]:
 
 
 def parse_ke_id(value: str, parameter: str = "ke_id") -> str:
-    """'KE 55', 'KE55', 'ke_55', 'KE:55' and '55' all mean 'KE 55'."""
-    bare = BARE_NUMBER.match(value or "")
-    try:
-        return f"KE {int(bare.group(1))}" if bare else normalize_ke_id(value)
-    except RowError:
-        raise InvalidParameter(parameter, f"{parameter}={value[:40]!r} is not a Key Event id; "
-                                          "use 'KE 55', 'KE55' or '55'") from None
+    """'KE 55', 'KE55', 'ke_55', 'KE:55' and '55' all mean 'KE 55' (ASCII digits only)."""
+    ke_id = ids.ke_id(value, bare=True)
+    if ke_id is None:
+        raise InvalidParameter(parameter, f"{parameter}={(value or '')[:40]!r} is not a Key Event id; "
+                                          "use 'KE 55', 'KE55' or '55'")
+    return ke_id
 
 
 def parse_wp_id(value: str, parameter: str = "wp_id") -> str:
-    """'WP254', 'wp254', 'WP 254' and '254' all mean 'WP254'."""
-    bare = BARE_NUMBER.match(value or "")
-    try:
-        return f"WP{int(bare.group(1))}" if bare else normalize_wp_id(value)
-    except RowError:
-        raise InvalidParameter(parameter, f"{parameter}={value[:40]!r} is not a WikiPathways id; "
-                                          "use 'WP254' or '254'") from None
+    """'WP254', 'wp254', 'WP 254' and '254' all mean 'WP254' (ASCII digits only)."""
+    wp_id = ids.wp_id(value, bare=True)
+    if wp_id is None:
+        raise InvalidParameter(parameter, f"{parameter}={(value or '')[:40]!r} is not a WikiPathways id; "
+                                          "use 'WP254' or '254'")
+    return wp_id
 
 
 def ke_number(ke_id: str) -> int:

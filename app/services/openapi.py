@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import ids
 from .exports import CONFIDENCE_LEVELS
+from .search import BIO_LEVELS
 
 PER_PAGE_DEFAULT = 25
 PER_PAGE_MAX = 100
@@ -65,9 +67,13 @@ PAGING = [
     {"$ref": "#/components/parameters/page"},
     {"$ref": "#/components/parameters/per_page"},
 ]
-KE_PATH = _param("ke_id", "path", {"type": "string"},
+# The patterns are the ones the API checks (app/services/ids.py): ASCII digits only; a number past
+# 2**63-1 matches the pattern but is refused with 400.
+KE_ID_SCHEMA = {"type": "string", "pattern": ids.KE_PARAM_PATTERN}
+WP_ID_SCHEMA = {"type": "string", "pattern": ids.WP_PARAM_PATTERN}
+KE_PATH = _param("ke_id", "path", KE_ID_SCHEMA,
                  "Key Event id: `KE55`, `55` or `KE 55` (URL-encoded as `KE%2055`).", example="KE55")
-WP_PATH = _param("wp_id", "path", {"type": "string"}, "Pathway id: `WP254` or `254`.", example="WP254")
+WP_PATH = _param("wp_id", "path", WP_ID_SCHEMA, "Pathway id: `WP254` or `254`.", example="WP254")
 
 
 def _list_responses(schema: str, what: str) -> dict[str, Any]:
@@ -106,8 +112,9 @@ def _paths() -> dict[str, Any]:
             "parameters": [
                 _param("q", "query", {"type": "string", "maxLength": Q_MAX},
                        "Search words or a KE id.", example="liver fibrosis"),
-                _param("bio_level", "query", {"type": "string"},
-                       "Only this biological level (exact), e.g. `Cellular`.", example="Cellular"),
+                _param("bio_level", "query", {"type": "string", "enum": list(BIO_LEVELS)},
+                       "Only this biological level (any letter case), e.g. `Cellular`; any other value "
+                       "is a 400.", example="Cellular"),
                 *PAGING,
             ],
             "responses": _list_responses("KeyEventPage", "Key Events"),
@@ -170,9 +177,9 @@ def _paths() -> dict[str, Any]:
             "operationId": "listMappings", "summary": "Approved KE→pathway mappings, filtered.",
             "description": "Ordered by KE number, then pathway number. Filters combine (AND).",
             "parameters": [
-                _param("ke", "query", {"type": "string"}, "Only this Key Event (`KE55`, `55`, `KE 55`).",
+                _param("ke", "query", KE_ID_SCHEMA, "Only this Key Event (`KE55`, `55`, `KE 55`).",
                        example="KE55"),
-                _param("pathway", "query", {"type": "string"}, "Only this pathway (`WP254`, `254`).",
+                _param("pathway", "query", WP_ID_SCHEMA, "Only this pathway (`WP254`, `254`).",
                        example="WP254"),
                 _param("confidence", "query", {"type": "string", "enum": list(CONFIDENCE_LEVELS)},
                        "Only this confidence level."),
@@ -184,8 +191,9 @@ def _paths() -> dict[str, Any]:
         }},
         "/mappings/{mapping_id}": {"get": {
             "operationId": "getMapping", "summary": "One approved mapping.",
-            "parameters": [_param("mapping_id", "path", {"type": "string", "pattern": "^[0-9]+$"},
-                                  "The mapping's number.", example="1")],
+            "parameters": [_param("mapping_id", "path", {"type": "string", "pattern": ids.ROW_ID_PATTERN},
+                                  f"The mapping's number (ASCII digits, at most {ids.SQLITE_INT_MAX}).",
+                                  example="1")],
             "responses": {"200": {"description": "The mapping.", "content": {JSON: {"schema": _ref("Mapping")}}},
                           "400": _error("The id is not a whole number."),
                           "404": {"$ref": "#/components/responses/NotFound"}},
@@ -303,8 +311,8 @@ def _schemas() -> dict[str, Any]:
     }
 
 
-def describe(version: str) -> dict[str, Any]:
-    """The OpenAPI 3.1 document for /api/v1 (paths are relative to the server URL)."""
+def describe(version: str, public_url: str) -> dict[str, Any]:
+    """The OpenAPI 3.1 document for /api/v1 (paths are relative to the server URL, KEWP_PUBLIC_URL + /api/v1)."""
     return {
         "openapi": "3.1.0",
         "info": {
@@ -316,7 +324,7 @@ def describe(version: str) -> dict[str, Any]:
                            "Unknown query parameters are refused with 400 so a typo never silently "
                            "drops a filter.",
         },
-        "servers": [{"url": "/api/v1"}],
+        "servers": [{"url": f"{public_url}/api/v1"}],
         "paths": _paths(),
         "components": {
             "schemas": _schemas(),

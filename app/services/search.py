@@ -5,11 +5,25 @@ from __future__ import annotations
 import re
 import sqlite3
 
-from .catalog_import import KE_ID, WP_ID
+from . import ids
 from .paging import Page
 
 WORD = re.compile(r"\w+", re.UNICODE)
 MAX_QUERY = 200
+# AOP-Wiki's levels of biological organisation, the values of key_events.bio_level.
+BIO_LEVELS = ("Molecular", "Cellular", "Tissue", "Organ", "Individual", "Population")
+
+
+def bio_level(value: str | None) -> str | None:
+    """'' for no filter, the canonical level for any letter case ('cellular' -> 'Cellular'), None if unknown."""
+    text = (value or "").strip()
+    if not text:
+        return ""
+    return next((level for level in BIO_LEVELS if level.lower() == text.lower()), None)
+
+
+def unknown_bio_level(parameter: str, value: str) -> str:
+    return f"{parameter}={value[:40]!r} is not a biological level; use one of {', '.join(BIO_LEVELS)}"
 
 
 def fts_query(text: str) -> str:
@@ -19,15 +33,15 @@ def fts_query(text: str) -> str:
 
 
 SPECS = {
-    # table, key column, fts table, bm25 weights (title, description[, genes]), id pattern, id format
-    "key_events": ("key_events", "ke_id", "key_events_fts", "10.0, 1.0", KE_ID, "KE {}"),
-    "pathways": ("pathways", "wp_id", "pathways_fts", "10.0, 1.0, 3.0", WP_ID, "WP{}"),
+    # table, key column, fts table, bm25 weights (title, description[, genes]), id prefix
+    "key_events": ("key_events", "ke_id", "key_events_fts", "10.0, 1.0", "KE"),
+    "pathways": ("pathways", "wp_id", "pathways_fts", "10.0, 1.0, 3.0", "WP"),
 }
 
 
 def search(conn: sqlite3.Connection, kind: str, text: str = "", *, page: int = 1, per_page: int = 25,
            filters: dict[str, str] | None = None) -> Page:
-    table, key, fts, weights, id_pattern, id_format = SPECS[kind]
+    table, key, fts, weights, id_prefix = SPECS[kind]
     page = max(1, page)
     # Column names come from the code, values are bound: no user text is ever spliced into SQL.
     params = {f"f_{column}": value for column, value in (filters or {}).items() if value}
@@ -43,8 +57,8 @@ def search(conn: sqlite3.Connection, kind: str, text: str = "", *, page: int = 1
                             {**params, "limit": per_page, "offset": offset}).fetchall()
         return Page(rows, total, page, per_page)
 
-    exact = id_pattern.match(text)
-    exact_id = id_format.format(int(exact.group(1))) if exact else ""
+    # 'KE 55', 'ke 55', 'KE-55' and '55' all put KE 55 first.
+    exact_id = ids.search_id(id_prefix, text)
     match = fts_query(text)
     extra = f"AND {' AND '.join(where)}" if where else ""
     # Rank 0: exact id; 1: FTS hit (ordered by bm25); 2: substring hit the tokenizer missed.

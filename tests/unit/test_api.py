@@ -6,6 +6,7 @@ import csv
 import io
 import re
 import sqlite3
+import urllib.parse
 from types import SimpleNamespace
 from typing import Any
 
@@ -98,13 +99,13 @@ def not_ready_engine(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_index_links_the_resources_and_the_description(client):
     body = client.get("/api/v1/").get_json()
-    assert body["openapi"] == "http://localhost/api/v1/openapi.json"
-    assert body["resources"]["mappings"] == "http://localhost/api/v1/mappings"
+    assert body["openapi"] == "http://127.0.0.1:8000/api/v1/openapi.json"
+    assert body["resources"]["mappings"] == "http://127.0.0.1:8000/api/v1/mappings"
 
 
 def test_openapi_description_is_openapi_3_1_json(spec):
     assert spec["openapi"].startswith("3.1.")
-    assert spec["servers"] == [{"url": "/api/v1"}]
+    assert spec["servers"] == [{"url": "http://127.0.0.1:8000/api/v1"}]
 
 
 def test_openapi_describes_exactly_the_registered_api_routes(app, spec):
@@ -170,17 +171,17 @@ def test_key_events_are_paginated_with_totals_in_the_body(client):
     assert (body["page"], body["per_page"], body["total"]) == (2, 10, 1619)
     assert body["pages"] == 162
     assert len(body["items"]) == 10
-    assert body["links"]["next"] == "http://localhost/api/v1/key-events?per_page=10&page=3"
+    assert body["links"]["next"] == "http://127.0.0.1:8000/api/v1/key-events?per_page=10&page=3"
 
 
 def test_list_link_header_has_first_prev_next_and_last(client):
     response = client.get("/api/v1/key-events?per_page=10&page=2")
     links = dict((rel, url) for url, rel in re.findall(r'<([^>]+)>; rel="(\w+)"', response.headers["Link"]))
     assert links == {
-        "first": "http://localhost/api/v1/key-events?per_page=10&page=1",
-        "prev": "http://localhost/api/v1/key-events?per_page=10&page=1",
-        "next": "http://localhost/api/v1/key-events?per_page=10&page=3",
-        "last": "http://localhost/api/v1/key-events?per_page=10&page=162",
+        "first": "http://127.0.0.1:8000/api/v1/key-events?per_page=10&page=1",
+        "prev": "http://127.0.0.1:8000/api/v1/key-events?per_page=10&page=1",
+        "next": "http://127.0.0.1:8000/api/v1/key-events?per_page=10&page=3",
+        "last": "http://127.0.0.1:8000/api/v1/key-events?per_page=10&page=162",
     }
     assert response.headers["X-Total-Count"] == "1619"
 
@@ -224,7 +225,7 @@ def test_key_event_has_description_links_and_neighbours(client, mapped):
     assert body["description"]
     assert body["upstream_ke_ids"] or body["downstream_ke_ids"]
     assert body["mapping_count"] == 2
-    assert body["mappings_url"] == "http://localhost/api/v1/mappings?ke=KE55"
+    assert body["mappings_url"] == "http://127.0.0.1:8000/api/v1/mappings?ke=KE55"
 
 
 def test_unknown_key_event_is_a_json_404_naming_it(client):
@@ -315,7 +316,7 @@ def test_mappings_paginate(client, mapped):
 def test_mapping_by_id(client, mapped):
     body = client.get(f"/api/v1/mappings/{mapped['KE 66/WP3']}").get_json()
     assert (body["ke_id"], body["wp_id"], body["confidence"]) == ("KE 66", "WP3", "medium")
-    assert body["url"] == f"http://localhost/api/v1/mappings/{mapped['KE 66/WP3']}"
+    assert body["url"] == f"http://127.0.0.1:8000/api/v1/mappings/{mapped['KE 66/WP3']}"
 
 
 def test_unknown_mapping_is_a_json_404(client):
@@ -405,7 +406,7 @@ def test_suggestions_for_a_key_event_give_scores_and_reasons(client, ready_engin
     assert body["ke_id"] == "KE 55"
     assert body["items"][0] == {"wp_id": "WP254", "title": "Apoptosis", "score": 0.91, "text_score": 0.8,
                                 "reasons": ["text similarity 0.80", "shared genes: BAX, BCL2"],
-                                "url": "http://localhost/api/v1/pathways/WP254"}
+                                "url": "http://127.0.0.1:8000/api/v1/pathways/WP254"}
     assert ready_engine.calls == [("KE 55", 2)]
 
 
@@ -498,3 +499,77 @@ def test_an_unexpected_failure_is_a_json_500_without_a_traceback(client, monkeyp
 
 def test_api_is_readable_from_any_origin(client):
     assert client.get("/api/v1/key-events/KE55").headers["Access-Control-Allow-Origin"] == "*"
+
+
+# --- links come from KEWP_PUBLIC_URL --------------------------------------------------------
+
+@pytest.mark.parametrize("path", [
+    "/api/v1/", "/api/v1/openapi.json", "/api/v1/key-events?per_page=2&page=2", "/api/v1/key-events/KE55",
+    "/api/v1/pathways?per_page=2&page=2", "/api/v1/pathways/WP254", "/api/v1/mappings?per_page=1&page=2",
+    "/api/v1/mappings/{id}", "/export/mappings.ttl",
+])
+def test_links_and_iris_come_from_the_public_url_never_from_a_forged_host(make_app, mapped, monkeypatch, path):
+    monkeypatch.setenv("KEWP_PUBLIC_URL", "https://kewp.example.org/")
+    monkeypatch.setenv("KEWP_TRUSTED_PROXIES", "1")  # even a trusted proxy's X-Forwarded-Host is not used
+    client = make_app().test_client()
+    response = client.get(path.format(id=mapped["KE 55/WP254"]),
+                          headers={"Host": "evil.example", "X-Forwarded-Host": "evil2.example"})
+    assert response.status_code == 200
+    text = response.get_data(as_text=True) + response.headers.get("Link", "")
+    assert "evil" not in text
+    assert "https://kewp.example.org/api/v1" in text
+    assert "https://kewp.example.org//" not in text
+
+
+def test_a_405_says_which_methods_are_allowed(client):
+    response = client.delete("/api/v1/mappings")
+    assert_error(response, 405)
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+
+
+def test_a_405_page_says_which_methods_are_allowed(client):
+    response = client.put("/ke")
+    assert response.status_code == 405
+    assert response.mimetype == "text/html"
+    assert "GET" in response.headers["Allow"]
+
+
+# --- bio_level and the OpenAPI id patterns ---------------------------------------------------
+
+def test_an_unknown_bio_level_is_a_400_listing_the_levels(client):
+    assert_error(client.get("/api/v1/key-events?bio_level=Nonsense"), 400, "bio_level='Nonsense'",
+                 "Molecular, Cellular, Tissue, Organ, Individual, Population")
+
+
+def test_bio_level_matches_any_letter_case(client):
+    body = client.get("/api/v1/key-events?bio_level=cellular&per_page=5").get_json()
+    assert body["total"] > 0
+    assert {item["bio_level"] for item in body["items"]} == {"Cellular"}
+
+
+def test_the_key_event_page_refuses_an_unknown_level_with_a_400(client):
+    response = client.get("/ke?level=Nonsense")
+    assert response.status_code == 400
+    assert "Molecular, Cellular" in response.get_data(as_text=True)
+
+
+def _parameter(spec: dict[str, Any], path: str, name: str) -> dict[str, Any]:
+    return next(p for p in spec["paths"][path]["get"]["parameters"] if p.get("name") == name)
+
+
+@pytest.mark.parametrize("case", [
+    ("/key-events/{ke_id}", "ke_id", "/api/v1/key-events/{}",
+     ["KE55", "55", "KE 55", "ke_55", "KE:55", " KE 55 ", "WP254", "KE-55", "KE55x", "\u0665\u0665", "KE", ""]),
+    ("/pathways/{wp_id}", "wp_id", "/api/v1/pathways/{}", ["WP254", "wp254", "wp 254", "254", "KE55", "WP-254"]),
+    ("/mappings/{mapping_id}", "mapping_id", "/api/v1/mappings/{}", ["1", "007", "abc", "1.5", "-1", "\u0661"]),
+    ("/mappings", "ke", "/api/v1/mappings?ke={}", ["KE55", "55", "KE 55", "KE-55", "WP3"]),
+    ("/mappings", "pathway", "/api/v1/mappings?pathway={}", ["WP254", "254", "KE55", "WP 254"]),
+])
+def test_openapi_id_patterns_accept_exactly_what_the_api_accepts(client, spec, case):
+    path, name, url, values = case
+    pattern = re.compile(_parameter(spec, path, name)["schema"]["pattern"])
+    for value in values:
+        if not value and "{}" in url.split("?")[0]:
+            continue  # an empty path segment is another route
+        status = client.get(url.format(urllib.parse.quote(value))).status_code
+        assert (status != 400) == bool(pattern.search(value)), (value, status)

@@ -195,7 +195,7 @@ def test_turtle_links_identifiers_org_key_events_to_pathways(client, mapped):
 
 def test_turtle_describes_each_mapping_with_its_assessment(client, mapped):
     graph = parse_turtle(client)
-    node = URIRef(f"http://localhost/api/v1/mappings/{mapped['KE 55/WP254']}")
+    node = URIRef(f"http://127.0.0.1:8000/api/v1/mappings/{mapped['KE 55/WP254']}")
     assert (node, RDF.type, KEWP.Mapping) in graph
     assert graph.value(node, KEWP.keyEvent) == KE["55"]
     assert graph.value(node, KEWP.pathway) == WP["WP254"]

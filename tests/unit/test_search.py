@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from app.services import search
 
 
@@ -33,3 +35,13 @@ def test_filter_and_pagination(conn):
     assert first.total == second.total > 10
     assert {r["bio_level"] for r in first.rows} == {"Cellular"}
     assert not {r["ke_id"] for r in first.rows} & {r["ke_id"] for r in second.rows}
+
+
+@pytest.mark.parametrize("text", ["55", "KE-55", "ke 55", "KE 55", "ke55"])
+def test_every_way_of_writing_a_key_event_id_finds_it_first(conn, text):
+    assert search.search(conn, "key_events", text).rows[0]["ke_id"] == "KE 55"
+
+
+@pytest.mark.parametrize("text", ["WP254", "wp254", "wp 254", "WP-254", "254"])
+def test_every_way_of_writing_a_pathway_id_finds_it_first(conn, text):
+    assert search.search(conn, "pathways", text).rows[0]["wp_id"] == "WP254"
