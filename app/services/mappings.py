@@ -70,6 +70,14 @@ class DuplicateProposal(Conflict):
     """A proposal for this KE/pathway pair is already pending (see `proposal_id`)."""
 
 
+class SelfReview(MappingError):
+    """The reviewer proposed this proposal: four-eyes review needs another admin."""
+
+
+# Recorded in the decision's audit row when a site lets proposers review their own proposals.
+SELF_REVIEW_NOTE = "self-review allowed by KEWP_ALLOW_SELF_REVIEW"
+
+
 # --- input --------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -189,10 +197,17 @@ def _snapshot(row: sqlite3.Row | None) -> str | None:
 
 
 def _audit(conn: sqlite3.Connection, actor: str, action: str, entity: str, entity_id: int, *,
-           before: sqlite3.Row | None, after: sqlite3.Row | None) -> None:
-    """One history row; call inside the transaction that makes the change."""
+           before: sqlite3.Row | None, after: sqlite3.Row | None, note: str | None = None) -> None:
+    """One history row; call inside the transaction that makes the change.
+
+    audit_log has no column for remarks, so a `note` goes into the `after` JSON as
+    `audit_note` (the history then shows it as a change of that row).
+    """
+    after_json = _snapshot(after)
+    if note is not None:
+        after_json = json.dumps({**(dict(after) if after is not None else {}), "audit_note": note}, sort_keys=True)
     conn.execute("INSERT INTO audit_log (actor, action, entity, entity_id, before, after) VALUES (?, ?, ?, ?, ?, ?)",
-                 (actor, action, entity, str(entity_id), _snapshot(before), _snapshot(after)))
+                 (actor, action, entity, str(entity_id), _snapshot(before), after_json))
 
 
 def _proposal_row(conn: sqlite3.Connection, proposal_id: int) -> sqlite3.Row | None:
@@ -258,13 +273,23 @@ def propose(conn: sqlite3.Connection, actor: str, data: ProposalInput) -> int:
     return proposal_id
 
 
-def _pending_proposal(conn: sqlite3.Connection, proposal_id: int) -> sqlite3.Row:
+def is_own(proposal: Mapping[str, Any], username: str) -> bool:
+    """Whether `username` proposed it (user names are case-insensitive, as in the users table)."""
+    return str(proposal["proposed_by"]).casefold() == username.casefold()
+
+
+def _pending_proposal(conn: sqlite3.Connection, proposal_id: int, reviewer: str,
+                      allow_self_review: bool) -> sqlite3.Row:
     row = _proposal_row(conn, proposal_id)
     if row is None:
         raise NotFound(f"There is no proposal {proposal_id}.")
     if row["status"] != "pending":
         raise Conflict(f"Proposal {proposal_id} was already {row['status']} by {row['reviewed_by']}.",
                        proposal_id=proposal_id)
+    if is_own(row, reviewer) and not allow_self_review:
+        raise SelfReview(f"You proposed proposal {proposal_id}, so another admin must approve or reject it "
+                         "(four-eyes review). A site with a single admin can allow self-review with "
+                         "KEWP_ALLOW_SELF_REVIEW=true.")
     return row
 
 
@@ -273,8 +298,10 @@ def _decide(conn: sqlite3.Connection, proposal: sqlite3.Row, status: str, review
     conn.execute("UPDATE proposals SET status = ?, reviewed_by = ?, review_comment = ?, "
                  "reviewed_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), mapping_id = coalesce(?, mapping_id) "
                  "WHERE id = ?", (status, reviewer, comment, mapping_id, proposal["id"]))
+    # Only reachable for one's own proposal when the site allows it (see _pending_proposal).
+    note = SELF_REVIEW_NOTE if is_own(proposal, reviewer) else None
     _audit(conn, reviewer, status, "proposal", proposal["id"], before=proposal,
-           after=_proposal_row(conn, proposal["id"]))
+           after=_proposal_row(conn, proposal["id"]), note=note)
 
 
 @dataclass(frozen=True)
@@ -285,12 +312,14 @@ class Decision:
     mapping_id: int | None
 
 
-def approve(conn: sqlite3.Connection, proposal_id: int, reviewer: str, comment: str | None = None) -> Decision:
+def approve(conn: sqlite3.Connection, proposal_id: int, reviewer: str, comment: str | None = None, *,
+            allow_self_review: bool = False) -> Decision:
     """Apply a pending proposal to `mappings` (create, change or delete), all in one transaction.
 
     The mapping is stamped with who proposed and approved it, the suggestion score and the
-    current catalogue versions. Raises NotFound, or Conflict when the proposal is no longer
-    pending, a create's pair is already mapped, or a change/delete's mapping is gone.
+    current catalogue versions. Raises NotFound; SelfReview when the reviewer proposed it
+    (unless `allow_self_review`); Conflict when the proposal is no longer pending, a
+    create's pair is already mapped, or a change/delete's mapping is gone.
     """
     comment_text = None
     if comment is not None and comment.strip():
@@ -298,7 +327,7 @@ def approve(conn: sqlite3.Connection, proposal_id: int, reviewer: str, comment: 
         if error:
             raise ValidationError({"comment": error})
     with write_transaction(conn):
-        proposal = _pending_proposal(conn, proposal_id)
+        proposal = _pending_proposal(conn, proposal_id, reviewer, allow_self_review)
         action, ke_id, wp_id = proposal["action"], proposal["ke_id"], proposal["wp_id"]
         versions = (catalog_version(conn, "key_events"), catalog_version(conn, "pathways"))
         if action == "create":
@@ -342,13 +371,17 @@ def approve(conn: sqlite3.Connection, proposal_id: int, reviewer: str, comment: 
     return Decision(proposal_id, action, "approved", mapping_id)
 
 
-def reject(conn: sqlite3.Connection, proposal_id: int, reviewer: str, comment: str | None) -> Decision:
-    """Reject a pending proposal; the comment (why) is required and shown to the curator."""
+def reject(conn: sqlite3.Connection, proposal_id: int, reviewer: str, comment: str | None, *,
+           allow_self_review: bool = False) -> Decision:
+    """Reject a pending proposal; the comment (why) is required and shown to the curator.
+
+    Four-eyes like `approve`: refuses (SelfReview) the proposer unless `allow_self_review`.
+    """
     comment_text, error = clean_text(comment, what="comment saying why", minimum=1, maximum=MAX_COMMENT)
     if error:
         raise ValidationError({"comment": error})
     with write_transaction(conn):
-        proposal = _pending_proposal(conn, proposal_id)
+        proposal = _pending_proposal(conn, proposal_id, reviewer, allow_self_review)
         _decide(conn, proposal, "rejected", reviewer, comment=comment_text, mapping_id=None)
     log.info("%s rejected proposal %d", reviewer, proposal_id)
     return Decision(proposal_id, proposal["action"], "rejected", proposal["mapping_id"])
