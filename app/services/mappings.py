@@ -14,7 +14,7 @@ import json
 import logging
 import math
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,9 +31,9 @@ MIN_RATIONALE = 10
 MAX_RATIONALE = 2000
 MAX_COMMENT = 1000
 MAX_PER_PAGE = 200
-# Suggestion scores add text similarity and gene/GO overlap terms, so they can exceed 1;
-# the bound only catches nonsense.
-MAX_ABS_SCORE = 1000.0
+
+# The server's own suggestion score for a KE -> pathway pair, or None (engine.score_for_pair).
+Scorer = Callable[[str, str], float | None]
 
 
 # --- errors -------------------------------------------------------------------------------
@@ -129,20 +129,6 @@ def clean_wp_id(conn: sqlite3.Connection, value: Any) -> tuple[str | None, str |
     return wp_id, None
 
 
-def clean_score(value: Any) -> tuple[float | None, str | None]:
-    raw = str(value if value is not None else "").strip()
-    if not raw:
-        return None, None
-    try:
-        score = float(raw) if len(raw) <= 30 else math.nan
-    except ValueError:
-        score = math.nan
-    if not math.isfinite(score) or abs(score) > MAX_ABS_SCORE:
-        return None, (f"{_short(raw)} is not a suggestion score (a number as the suggestion list shows it); "
-                      "leave it empty if unsure.")
-    return round(score, 4), None
-
-
 def clean_text(value: Any, *, what: str, minimum: int, maximum: int) -> tuple[str | None, str | None]:
     text = str(value or "").replace("\r\n", "\n").strip()
     if not text:
@@ -155,11 +141,13 @@ def clean_text(value: Any, *, what: str, minimum: int, maximum: int) -> tuple[st
 
 
 def clean_proposal(conn: sqlite3.Connection, form: Mapping[str, Any], action: str = "create",
-                   mapping: Mapping[str, Any] | None = None) -> ProposalInput:
+                   mapping: Mapping[str, Any] | None = None, *, scorer: Scorer | None = None) -> ProposalInput:
     """Validate a proposal's fields; raises ValidationError naming every bad field.
 
-    For `create` the pair comes from the form (`ke`, `wp`, optional `score`); for
-    `change`/`delete` it is the given mapping's. `delete` needs only a rationale.
+    For `create` the pair comes from the form (`ke`, `wp`); for `change`/`delete` it is the
+    given mapping's. `delete` needs only a rationale. The suggestion score of a `create` is
+    what `scorer` gives for the pair (None without one): a score in the form is ignored, so
+    a curator cannot put a made-up number in front of reviewers and into exports.
     """
     if action not in ACTIONS:
         raise ValidationError({"action": f"{_short(action)} is not one of {', '.join(ACTIONS)}."})
@@ -168,8 +156,7 @@ def clean_proposal(conn: sqlite3.Connection, form: Mapping[str, Any], action: st
     if action == "create":
         ke_id, ke_error = clean_ke_id(conn, form.get("ke"))
         wp_id, wp_error = clean_wp_id(conn, form.get("wp"))
-        score, score_error = clean_score(form.get("score"))
-        for name, error in (("ke", ke_error), ("wp", wp_error), ("score", score_error)):
+        for name, error in (("ke", ke_error), ("wp", wp_error)):
             if error:
                 errors[name] = error
         mapping_id = None
@@ -187,6 +174,9 @@ def clean_proposal(conn: sqlite3.Connection, form: Mapping[str, Any], action: st
         errors["rationale"] = rationale_error
     if errors:
         raise ValidationError(errors)
+    if action == "create" and scorer is not None:
+        raw = scorer(ke_id, wp_id)
+        score = None if raw is None or not math.isfinite(raw) else round(raw, 4)
     return ProposalInput(action, ke_id, wp_id, rationale, answers, score, mapping_id)
 
 
