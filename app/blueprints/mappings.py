@@ -53,16 +53,21 @@ def index():
 @bp.get("/mappings/<int:mapping_id>")
 def detail(mapping_id: int):
     conn = get_db()
+    # Signed-out visitors see the approved mapping and its mapping history only; proposals
+    # (pending, rejected) and reviewers' comments are for signed-in users.
+    signed_in = g.user is not None
     mapping = svc.get_mapping(conn, mapping_id)
     if mapping is None:
         last = svc.deleted_mapping(conn, mapping_id)
         if last is None:
             abort(404, f"There is no mapping {mapping_id}.")
         return render_template("mappings/detail.html", mapping=None, deleted=last, questions=confidence.QUESTIONS,
-                               history=svc.pair_history(conn, last["ke_id"], last["wp_id"]), pending=None)
+                               history=svc.pair_history(conn, last["ke_id"], last["wp_id"],
+                                                        include_proposals=signed_in), pending=None)
+    pending = svc.pending_for_pair(conn, mapping["ke_id"], mapping["wp_id"]) if signed_in else None
     return render_template("mappings/detail.html", mapping=mapping, deleted=None, questions=confidence.QUESTIONS,
-                           history=svc.pair_history(conn, mapping["ke_id"], mapping["wp_id"]),
-                           pending=svc.pending_for_pair(conn, mapping["ke_id"], mapping["wp_id"]))
+                           history=svc.pair_history(conn, mapping["ke_id"], mapping["wp_id"],
+                                                    include_proposals=signed_in), pending=pending)
 
 
 @bp.get("/mappings/mine")
@@ -78,6 +83,11 @@ def mine():
 
 @bp.get("/mappings/proposals/<int:proposal_id>")
 def proposal(proposal_id: int):
+    # Proposals are for signed-in users (applied here rather than stacked on the route line).
+    return login_required(_proposal_page)(proposal_id)
+
+
+def _proposal_page(proposal_id: int):
     conn = get_db()
     row = svc.get_proposal(conn, proposal_id)
     if row is None:

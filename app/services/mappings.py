@@ -473,10 +473,16 @@ def _entry(row: sqlite3.Row) -> HistoryEntry:
                         changes)
 
 
-def pair_history(conn: sqlite3.Connection, ke_id: str, wp_id: str) -> list[HistoryEntry]:
-    """Every audit row about the pair (its proposals and mappings, including deleted ones), oldest first."""
+def pair_history(conn: sqlite3.Connection, ke_id: str, wp_id: str, *,
+                 include_proposals: bool = True) -> list[HistoryEntry]:
+    """Every audit row about the pair (its proposals and mappings, including deleted ones), oldest first.
+
+    Without `include_proposals` only the mapping rows (what was approved): proposals, and
+    reviewers' comments on them, are for signed-in users.
+    """
+    entities = "('mapping', 'proposal')" if include_proposals else "('mapping')"
     rows = conn.execute(
-        "SELECT * FROM audit_log WHERE entity IN ('mapping', 'proposal') "
+        f"SELECT * FROM audit_log WHERE entity IN {entities} "
         "AND coalesce(json_extract(after, '$.ke_id'), json_extract(before, '$.ke_id')) = ? "
         "AND coalesce(json_extract(after, '$.wp_id'), json_extract(before, '$.wp_id')) = ? ORDER BY id",
         (ke_id, wp_id)).fetchall()

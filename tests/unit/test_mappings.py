@@ -439,9 +439,9 @@ def test_mappings_page_is_paginated(client, conn):
     assert second.count('href="/mappings/') - second.count('href="/mappings/mine') == 2
 
 
-def test_mapping_page_shows_the_assessment_history_and_change_links(client, conn):
+def test_mapping_page_shows_the_assessment_history_and_change_links(curator_client, conn):
     mapping_id = approved_mapping(conn)
-    page = client.get(f"/mappings/{mapping_id}").get_data(as_text=True)
+    page = curator_client.get(f"/mappings/{mapping_id}").get_data(as_text=True)
     assert RATIONALE in page
     assert "approved by ada" in page and "proposed by cora" in page
     assert f"/mappings/{mapping_id}/change" in page and f"/mappings/{mapping_id}/delete" in page
