@@ -20,6 +20,7 @@ from typing import Any
 
 from ..db import write_transaction
 from . import confidence
+from . import text as text_rules
 from .catalog_import import KE_ID, WP_ID, catalog_version
 from .paging import Page
 
@@ -130,7 +131,11 @@ def clean_wp_id(conn: sqlite3.Connection, value: Any) -> tuple[str | None, str |
 
 
 def clean_text(value: Any, *, what: str, minimum: int, maximum: int) -> tuple[str | None, str | None]:
-    text = str(value or "").replace("\r\n", "\n").strip()
+    typed = text_rules.normalise_newlines(str(value or ""))
+    forbidden = text_rules.problem(typed, what)  # before strip(): positions count what was typed
+    if forbidden:
+        return None, forbidden
+    text = typed.strip()
     if not text:
         return None, f"Write a {what}."
     if len(text) < minimum:
