@@ -106,6 +106,10 @@ def load_settings(environ: dict[str, str] | None = None) -> dict[str, Any]:
         "SESSION_COOKIE_SECURE": _bool(env, "KEWP_SECURE_COOKIES", kewp_env == "production"),
         "TESTING": kewp_env == "testing",
         **_edge_settings(env, kewp_env),
+        # --- curation workflow (four-eyes review) ---
+        # true only on a site with a single admin: lets a proposer approve or reject their own
+        # proposal (the audit row of the decision then says so).
+        "ALLOW_SELF_REVIEW": _bool(env, "KEWP_ALLOW_SELF_REVIEW", False),
     }
 
 

@@ -6,9 +6,10 @@ warm-up encode): a master that ran torch with 2+ threads makes forked workers ha
 their first encode. Missing or bad embeddings never stop the app: it starts, and
 ``/readyz`` says what is wrong and the command that fixes it.
 
-Views use ``get_engine()`` and then ``status()``, ``suggest_for_ke(ke_id, k)`` and
-``suggest_for_text(text, k)``. ``flask --app app embeddings build`` (re)builds the store
-from the database (then restart the app to load it).
+Views use ``get_engine()`` and then ``status()``, ``suggest_for_ke(ke_id, k)``,
+``suggest_for_text(text, k)`` and ``score_for_pair(ke_id, wp_id)``.
+``flask --app app embeddings build`` (re)builds the store from the database (then restart
+the app to load it).
 """
 
 from __future__ import annotations
@@ -123,6 +124,17 @@ class Engine:
     def suggest_for_ke(self, ke_id: str, k: int = 10) -> list[Suggestion]:
         """Top-k pathways for a Key Event id like 'KE 55'; raises SuggestionError for an unknown KE."""
         return self._require().for_ke(ke_id, k)
+
+    def score_for_pair(self, ke_id: str, wp_id: str) -> float | None:
+        """The suggestion score of one KE -> pathway pair (as the KE page shows it), or None when
+        suggestions are off or the engine cannot score the pair (never raises)."""
+        if self.suggester is None:
+            return None
+        try:
+            return self.suggester.score_for_pair(ke_id, wp_id)
+        except SuggestionError as exc:
+            log.info("no suggestion score for %s -> %s: %s", ke_id, wp_id, exc)
+            return None
 
     def suggest_for_text(self, text: str, k: int = 10) -> list[Suggestion]:
         """Top-k pathways for free text, encoded with the preloaded model."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, g, render_template, request
 
 from ..db import get_db
 from ..engine import get_engine
@@ -60,9 +60,11 @@ def key_event(number: int):
     mappings = conn.execute(
         "SELECT m.*, p.title AS wp_title FROM mappings m JOIN pathways p USING (wp_id) WHERE m.ke_id = ? "
         "ORDER BY m.confidence, p.title", (ke["ke_id"],)).fetchall()
+    # Pending proposals are for signed-in users (like the proposal pages they link to).
     pending = conn.execute(
         "SELECT pr.*, p.title AS wp_title FROM proposals pr JOIN pathways p USING (wp_id) "
-        "WHERE pr.ke_id = ? AND pr.status = 'pending' ORDER BY pr.proposed_at", (ke["ke_id"],)).fetchall()
+        "WHERE pr.ke_id = ? AND pr.status = 'pending' ORDER BY pr.proposed_at", (ke["ke_id"],)).fetchall() \
+        if g.user is not None else []
     engine = get_engine()
     status = engine.status()
     suggestions, notice = [], None

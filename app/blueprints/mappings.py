@@ -17,6 +17,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from ..db import get_db
+from ..engine import get_engine
 from ..services import confidence
 from ..services import mappings as svc
 from .auth import login_required
@@ -52,16 +53,21 @@ def index():
 @bp.get("/mappings/<sqlite_int:mapping_id>")
 def detail(mapping_id: int):
     conn = get_db()
+    # Signed-out visitors see the approved mapping and its mapping history only; proposals
+    # (pending, rejected) and reviewers' comments are for signed-in users.
+    signed_in = g.user is not None
     mapping = svc.get_mapping(conn, mapping_id)
     if mapping is None:
         last = svc.deleted_mapping(conn, mapping_id)
         if last is None:
             abort(404, f"There is no mapping {mapping_id}.")
         return render_template("mappings/detail.html", mapping=None, deleted=last, questions=confidence.QUESTIONS,
-                               history=svc.pair_history(conn, last["ke_id"], last["wp_id"]), pending=None)
+                               history=svc.pair_history(conn, last["ke_id"], last["wp_id"],
+                                                        include_proposals=signed_in), pending=None)
+    pending = svc.pending_for_pair(conn, mapping["ke_id"], mapping["wp_id"]) if signed_in else None
     return render_template("mappings/detail.html", mapping=mapping, deleted=None, questions=confidence.QUESTIONS,
-                           history=svc.pair_history(conn, mapping["ke_id"], mapping["wp_id"]),
-                           pending=svc.pending_for_pair(conn, mapping["ke_id"], mapping["wp_id"]))
+                           history=svc.pair_history(conn, mapping["ke_id"], mapping["wp_id"],
+                                                    include_proposals=signed_in), pending=pending)
 
 
 @bp.get("/mappings/mine")
@@ -77,6 +83,11 @@ def mine():
 
 @bp.get("/mappings/proposals/<sqlite_int:proposal_id>")
 def proposal(proposal_id: int):
+    # Proposals are for signed-in users (applied here rather than stacked on the route line).
+    return login_required(_proposal_page)(proposal_id)
+
+
+def _proposal_page(proposal_id: int):
     conn = get_db()
     row = svc.get_proposal(conn, proposal_id)
     if row is None:
@@ -123,10 +134,13 @@ def _render_form(action: str, values: Mapping[str, Any], *, mapping: sqlite3.Row
     assessment = _preview(values) if action != "delete" else None
     rule = confidence.default_rule()
     pending = svc.pending_for_pair(conn, ke_row["ke_id"], wp_row["wp_id"]) if ke_row and wp_row else None
-    form = {k: str(values.get(k) or "") for k in ("ke", "wp", "score", "rationale", *confidence.FIELDS)}
+    form = {k: str(values.get(k) or "") for k in ("ke", "wp", "rationale", *confidence.FIELDS)}
+    # What the proposal would record: the engine's score for the pair, never one from the form.
+    score = get_engine().score_for_pair(ke_row["ke_id"], wp_row["wp_id"]) if ke_row and wp_row else None
     return render_template(
         "mappings/propose.html", action=action, form=form, mapping=mapping, ke=ke_row, wp=wp_row,
         errors=errors or {}, hints=hints, notice=notice, conflict=conflict, assessment=assessment, pending=pending,
+        score=score,
         questions=confidence.QUESTIONS, rule=rule, rule_json=json.dumps(rule.as_dict()),
         max_rationale=svc.MAX_RATIONALE, min_rationale=svc.MIN_RATIONALE), status
 
@@ -137,12 +151,12 @@ def _handle(action: str, mapping: sqlite3.Row | None = None):
         if mapping is not None and action == "change":
             values: dict[str, Any] = {name: mapping[name] for name in confidence.FIELDS}
         else:
-            values = {k: request.args.get(k, "")[:100] for k in ("ke", "wp", "score")}
+            values = {k: request.args.get(k, "")[:100] for k in ("ke", "wp")}
         return _render_form(action, values, mapping=mapping)
 
     form = request.form
     try:
-        data = svc.clean_proposal(conn, form, action, mapping)
+        data = svc.clean_proposal(conn, form, action, mapping, scorer=get_engine().score_for_pair)
     except svc.ValidationError as exc:
         return _render_form(action, form, mapping=mapping, errors=exc.errors, status=400)
     assessment = data.assessment

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from ..db import get_db
 from ..services import confidence
@@ -33,13 +33,17 @@ def queue():
 def _decide(proposal_id: int, decision: str):
     comment = request.form.get("comment", "")
     conn = get_db()
+    allow_self = current_app.config.get("ALLOW_SELF_REVIEW", False)
     try:
         if decision == "approve":
-            result = svc.approve(conn, proposal_id, g.user.username, comment)
+            result = svc.approve(conn, proposal_id, g.user.username, comment, allow_self_review=allow_self)
         else:
-            result = svc.reject(conn, proposal_id, g.user.username, comment)
+            result = svc.reject(conn, proposal_id, g.user.username, comment, allow_self_review=allow_self)
     except svc.NotFound as exc:
         abort(404, str(exc))
+    except svc.SelfReview as exc:
+        return _render_queue(problem=str(exc), problem_id=proposal_id, comment=comment[:svc.MAX_COMMENT],
+                             status=403)
     except svc.ValidationError as exc:
         return _render_queue(problem=" ".join(exc.errors.values()), problem_id=proposal_id,
                              comment=comment[:svc.MAX_COMMENT], status=400)

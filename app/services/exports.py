@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from . import ids
+from .text import strip_forbidden
 
 CONFIDENCE_LEVELS = ("high", "medium", "low")  # best first
 # Cells a spreadsheet would run as a formula (OWASP "CSV injection") get a leading quote.
@@ -132,7 +133,14 @@ def fetch_mappings(conn: sqlite3.Connection, filters: MappingFilter = MappingFil
         "SELECT m.*, k.title AS ke_title, p.title AS wp_title FROM mappings m "
         "JOIN key_events k ON k.ke_id = m.ke_id JOIN pathways p ON p.wp_id = m.wp_id"
         f"{where} {_ORDER}{page}", params).fetchall()
-    return [{name: row[name] for name in MAPPING_FIELDS} for row in rows]
+    return [_record(row) for row in rows]
+
+
+def _record(row: sqlite3.Row) -> dict[str, Any]:
+    """The exported fields; text without control/bidi characters (rows stored before the
+    forms refused them), so no format emits them raw."""
+    return {name: strip_forbidden(row[name]) if isinstance(row[name], str) else row[name]
+            for name in MAPPING_FIELDS}
 
 
 def get_mapping(conn: sqlite3.Connection, mapping_id: int) -> dict[str, Any] | None:
@@ -140,7 +148,7 @@ def get_mapping(conn: sqlite3.Connection, mapping_id: int) -> dict[str, Any] | N
         "SELECT m.*, k.title AS ke_title, p.title AS wp_title FROM mappings m "
         "JOIN key_events k ON k.ke_id = m.ke_id JOIN pathways p ON p.wp_id = m.wp_id WHERE m.id = ?",
         (mapping_id,)).fetchone()
-    return None if row is None else {name: row[name] for name in MAPPING_FIELDS}
+    return None if row is None else _record(row)
 
 
 def confidence_counts(conn: sqlite3.Connection) -> dict[str, int]:
@@ -154,9 +162,12 @@ def confidence_counts(conn: sqlite3.Connection) -> dict[str, int]:
 # --- formats ------------------------------------------------------------------------------
 
 def safe_cell(value: Any) -> Any:
-    """A text cell a spreadsheet would evaluate ('=HYPERLINK(...)', '+1', '@SUM') gets a leading quote."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
+    """A text cell a spreadsheet would evaluate ('=HYPERLINK(...)', '+1', '@SUM') gets a leading quote;
+    control and bidi characters are dropped (any CSV, not only mappings)."""
+    if isinstance(value, str):
+        value = strip_forbidden(value)
+        if value.startswith(FORMULA_START):
+            return "'" + value
     return "" if value is None else value
 
 
@@ -242,7 +253,7 @@ def to_turtle(mappings: list[dict[str, Any]], mapping_base: str, generated_at: d
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    return " ".join(strip_forbidden(text).split())
 
 
 def gene_sets(conn: sqlite3.Connection, min_confidence: str | None = None) -> list[tuple[str, str, list[str]]]:

@@ -14,12 +14,13 @@ import json
 import logging
 import math
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..db import write_transaction
 from . import confidence
+from . import text as text_rules
 from .catalog_import import KE_ID, WP_ID, catalog_version
 from .paging import Page
 
@@ -31,9 +32,9 @@ MIN_RATIONALE = 10
 MAX_RATIONALE = 2000
 MAX_COMMENT = 1000
 MAX_PER_PAGE = 200
-# Suggestion scores add text similarity and gene/GO overlap terms, so they can exceed 1;
-# the bound only catches nonsense.
-MAX_ABS_SCORE = 1000.0
+
+# The server's own suggestion score for a KE -> pathway pair, or None (engine.score_for_pair).
+Scorer = Callable[[str, str], float | None]
 
 
 # --- errors -------------------------------------------------------------------------------
@@ -68,6 +69,14 @@ class Conflict(MappingError):
 
 class DuplicateProposal(Conflict):
     """A proposal for this KE/pathway pair is already pending (see `proposal_id`)."""
+
+
+class SelfReview(MappingError):
+    """The reviewer proposed this proposal: four-eyes review needs another admin."""
+
+
+# Recorded in the decision's audit row when a site lets proposers review their own proposals.
+SELF_REVIEW_NOTE = "self-review allowed by KEWP_ALLOW_SELF_REVIEW"
 
 
 # --- input --------------------------------------------------------------------------------
@@ -121,22 +130,12 @@ def clean_wp_id(conn: sqlite3.Connection, value: Any) -> tuple[str | None, str |
     return wp_id, None
 
 
-def clean_score(value: Any) -> tuple[float | None, str | None]:
-    raw = str(value if value is not None else "").strip()
-    if not raw:
-        return None, None
-    try:
-        score = float(raw) if len(raw) <= 30 else math.nan
-    except ValueError:
-        score = math.nan
-    if not math.isfinite(score) or abs(score) > MAX_ABS_SCORE:
-        return None, (f"{_short(raw)} is not a suggestion score (a number as the suggestion list shows it); "
-                      "leave it empty if unsure.")
-    return round(score, 4), None
-
-
 def clean_text(value: Any, *, what: str, minimum: int, maximum: int) -> tuple[str | None, str | None]:
-    text = str(value or "").replace("\r\n", "\n").strip()
+    typed = text_rules.normalise_newlines(str(value or ""))
+    forbidden = text_rules.problem(typed, what)  # before strip(): positions count what was typed
+    if forbidden:
+        return None, forbidden
+    text = typed.strip()
     if not text:
         return None, f"Write a {what}."
     if len(text) < minimum:
@@ -147,11 +146,13 @@ def clean_text(value: Any, *, what: str, minimum: int, maximum: int) -> tuple[st
 
 
 def clean_proposal(conn: sqlite3.Connection, form: Mapping[str, Any], action: str = "create",
-                   mapping: Mapping[str, Any] | None = None) -> ProposalInput:
+                   mapping: Mapping[str, Any] | None = None, *, scorer: Scorer | None = None) -> ProposalInput:
     """Validate a proposal's fields; raises ValidationError naming every bad field.
 
-    For `create` the pair comes from the form (`ke`, `wp`, optional `score`); for
-    `change`/`delete` it is the given mapping's. `delete` needs only a rationale.
+    For `create` the pair comes from the form (`ke`, `wp`); for `change`/`delete` it is the
+    given mapping's. `delete` needs only a rationale. The suggestion score of a `create` is
+    what `scorer` gives for the pair (None without one): a score in the form is ignored, so
+    a curator cannot put a made-up number in front of reviewers and into exports.
     """
     if action not in ACTIONS:
         raise ValidationError({"action": f"{_short(action)} is not one of {', '.join(ACTIONS)}."})
@@ -160,8 +161,7 @@ def clean_proposal(conn: sqlite3.Connection, form: Mapping[str, Any], action: st
     if action == "create":
         ke_id, ke_error = clean_ke_id(conn, form.get("ke"))
         wp_id, wp_error = clean_wp_id(conn, form.get("wp"))
-        score, score_error = clean_score(form.get("score"))
-        for name, error in (("ke", ke_error), ("wp", wp_error), ("score", score_error)):
+        for name, error in (("ke", ke_error), ("wp", wp_error)):
             if error:
                 errors[name] = error
         mapping_id = None
@@ -179,6 +179,9 @@ def clean_proposal(conn: sqlite3.Connection, form: Mapping[str, Any], action: st
         errors["rationale"] = rationale_error
     if errors:
         raise ValidationError(errors)
+    if action == "create" and scorer is not None:
+        raw = scorer(ke_id, wp_id)
+        score = None if raw is None or not math.isfinite(raw) else round(raw, 4)
     return ProposalInput(action, ke_id, wp_id, rationale, answers, score, mapping_id)
 
 
@@ -189,10 +192,17 @@ def _snapshot(row: sqlite3.Row | None) -> str | None:
 
 
 def _audit(conn: sqlite3.Connection, actor: str, action: str, entity: str, entity_id: int, *,
-           before: sqlite3.Row | None, after: sqlite3.Row | None) -> None:
-    """One history row; call inside the transaction that makes the change."""
+           before: sqlite3.Row | None, after: sqlite3.Row | None, note: str | None = None) -> None:
+    """One history row; call inside the transaction that makes the change.
+
+    audit_log has no column for remarks, so a `note` goes into the `after` JSON as
+    `audit_note` (the history then shows it as a change of that row).
+    """
+    after_json = _snapshot(after)
+    if note is not None:
+        after_json = json.dumps({**(dict(after) if after is not None else {}), "audit_note": note}, sort_keys=True)
     conn.execute("INSERT INTO audit_log (actor, action, entity, entity_id, before, after) VALUES (?, ?, ?, ?, ?, ?)",
-                 (actor, action, entity, str(entity_id), _snapshot(before), _snapshot(after)))
+                 (actor, action, entity, str(entity_id), _snapshot(before), after_json))
 
 
 def _proposal_row(conn: sqlite3.Connection, proposal_id: int) -> sqlite3.Row | None:
@@ -258,13 +268,23 @@ def propose(conn: sqlite3.Connection, actor: str, data: ProposalInput) -> int:
     return proposal_id
 
 
-def _pending_proposal(conn: sqlite3.Connection, proposal_id: int) -> sqlite3.Row:
+def is_own(proposal: Mapping[str, Any], username: str) -> bool:
+    """Whether `username` proposed it (user names are case-insensitive, as in the users table)."""
+    return str(proposal["proposed_by"]).casefold() == username.casefold()
+
+
+def _pending_proposal(conn: sqlite3.Connection, proposal_id: int, reviewer: str,
+                      allow_self_review: bool) -> sqlite3.Row:
     row = _proposal_row(conn, proposal_id)
     if row is None:
         raise NotFound(f"There is no proposal {proposal_id}.")
     if row["status"] != "pending":
         raise Conflict(f"Proposal {proposal_id} was already {row['status']} by {row['reviewed_by']}.",
                        proposal_id=proposal_id)
+    if is_own(row, reviewer) and not allow_self_review:
+        raise SelfReview(f"You proposed proposal {proposal_id}, so another admin must approve or reject it "
+                         "(four-eyes review). A site with a single admin can allow self-review with "
+                         "KEWP_ALLOW_SELF_REVIEW=true.")
     return row
 
 
@@ -273,8 +293,10 @@ def _decide(conn: sqlite3.Connection, proposal: sqlite3.Row, status: str, review
     conn.execute("UPDATE proposals SET status = ?, reviewed_by = ?, review_comment = ?, "
                  "reviewed_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), mapping_id = coalesce(?, mapping_id) "
                  "WHERE id = ?", (status, reviewer, comment, mapping_id, proposal["id"]))
+    # Only reachable for one's own proposal when the site allows it (see _pending_proposal).
+    note = SELF_REVIEW_NOTE if is_own(proposal, reviewer) else None
     _audit(conn, reviewer, status, "proposal", proposal["id"], before=proposal,
-           after=_proposal_row(conn, proposal["id"]))
+           after=_proposal_row(conn, proposal["id"]), note=note)
 
 
 @dataclass(frozen=True)
@@ -285,12 +307,14 @@ class Decision:
     mapping_id: int | None
 
 
-def approve(conn: sqlite3.Connection, proposal_id: int, reviewer: str, comment: str | None = None) -> Decision:
+def approve(conn: sqlite3.Connection, proposal_id: int, reviewer: str, comment: str | None = None, *,
+            allow_self_review: bool = False) -> Decision:
     """Apply a pending proposal to `mappings` (create, change or delete), all in one transaction.
 
     The mapping is stamped with who proposed and approved it, the suggestion score and the
-    current catalogue versions. Raises NotFound, or Conflict when the proposal is no longer
-    pending, a create's pair is already mapped, or a change/delete's mapping is gone.
+    current catalogue versions. Raises NotFound; SelfReview when the reviewer proposed it
+    (unless `allow_self_review`); Conflict when the proposal is no longer pending, a
+    create's pair is already mapped, or a change/delete's mapping is gone.
     """
     comment_text = None
     if comment is not None and comment.strip():
@@ -298,7 +322,7 @@ def approve(conn: sqlite3.Connection, proposal_id: int, reviewer: str, comment: 
         if error:
             raise ValidationError({"comment": error})
     with write_transaction(conn):
-        proposal = _pending_proposal(conn, proposal_id)
+        proposal = _pending_proposal(conn, proposal_id, reviewer, allow_self_review)
         action, ke_id, wp_id = proposal["action"], proposal["ke_id"], proposal["wp_id"]
         versions = (catalog_version(conn, "key_events"), catalog_version(conn, "pathways"))
         if action == "create":
@@ -342,13 +366,17 @@ def approve(conn: sqlite3.Connection, proposal_id: int, reviewer: str, comment: 
     return Decision(proposal_id, action, "approved", mapping_id)
 
 
-def reject(conn: sqlite3.Connection, proposal_id: int, reviewer: str, comment: str | None) -> Decision:
-    """Reject a pending proposal; the comment (why) is required and shown to the curator."""
+def reject(conn: sqlite3.Connection, proposal_id: int, reviewer: str, comment: str | None, *,
+           allow_self_review: bool = False) -> Decision:
+    """Reject a pending proposal; the comment (why) is required and shown to the curator.
+
+    Four-eyes like `approve`: refuses (SelfReview) the proposer unless `allow_self_review`.
+    """
     comment_text, error = clean_text(comment, what="comment saying why", minimum=1, maximum=MAX_COMMENT)
     if error:
         raise ValidationError({"comment": error})
     with write_transaction(conn):
-        proposal = _pending_proposal(conn, proposal_id)
+        proposal = _pending_proposal(conn, proposal_id, reviewer, allow_self_review)
         _decide(conn, proposal, "rejected", reviewer, comment=comment_text, mapping_id=None)
     log.info("%s rejected proposal %d", reviewer, proposal_id)
     return Decision(proposal_id, proposal["action"], "rejected", proposal["mapping_id"])
@@ -450,10 +478,16 @@ def _entry(row: sqlite3.Row) -> HistoryEntry:
                         changes)
 
 
-def pair_history(conn: sqlite3.Connection, ke_id: str, wp_id: str) -> list[HistoryEntry]:
-    """Every audit row about the pair (its proposals and mappings, including deleted ones), oldest first."""
+def pair_history(conn: sqlite3.Connection, ke_id: str, wp_id: str, *,
+                 include_proposals: bool = True) -> list[HistoryEntry]:
+    """Every audit row about the pair (its proposals and mappings, including deleted ones), oldest first.
+
+    Without `include_proposals` only the mapping rows (what was approved): proposals, and
+    reviewers' comments on them, are for signed-in users.
+    """
+    entities = "('mapping', 'proposal')" if include_proposals else "('mapping')"
     rows = conn.execute(
-        "SELECT * FROM audit_log WHERE entity IN ('mapping', 'proposal') "
+        f"SELECT * FROM audit_log WHERE entity IN {entities} "
         "AND coalesce(json_extract(after, '$.ke_id'), json_extract(before, '$.ke_id')) = ? "
         "AND coalesce(json_extract(after, '$.wp_id'), json_extract(before, '$.wp_id')) = ? ORDER BY id",
         (ke_id, wp_id)).fetchall()

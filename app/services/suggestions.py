@@ -298,6 +298,15 @@ class Suggester:
     def scores_for_ke(self, ke_id: str) -> Scores:
         return self._score(self._ke_vector(ke_id), self._gene_query_for_ke(ke_id))
 
+    def score_for_pair(self, ke_id: str, wp_id: str) -> float | None:
+        """The combined score `for_ke` ranks this pathway by, or None when the store has no such
+        pathway; raises SuggestionError as `for_ke` does for a KE it cannot score."""
+        try:
+            j = self.wp_ids.index(wp_id)
+        except ValueError:
+            return None
+        return float(self.scores_for_ke(ke_id).total[j])
+
     # --- internals ------------------------------------------------------------------------
 
     def _ke_vector(self, ke_id: str) -> np.ndarray:

@@ -262,7 +262,7 @@ def signed_in_browsers(base: str, n: int) -> list[Browser]:
 
 
 def test_sixteen_threads_over_http_lose_nothing_and_never_see_a_lock(make_app, db_path):
-    app = make_app()
+    app = make_app(ALLOW_SELF_REVIEW=True)  # one admin proposes and approves (a single-admin site)
     conn = db.connect(db_path)
     users.create_user(conn, "ada", "admin", PASSWORD)
     conn.close()
@@ -301,7 +301,8 @@ def test_sixteen_clients_against_gunicorn_workers_lose_nothing_and_never_see_a_l
                       'control_socket_disable = True\nloglevel = "warning"\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEWP_")}
     env.update(KEWP_ENV="testing", KEWP_DATABASE=str(db_path), KEWP_EMBEDDINGS_DIR=str(tmp_path / "none"),
-               KEWP_LOAD_MODEL="false", KEWP_SECRET_KEY="x" * 40, KEWP_LOGIN_RATE_LIMIT="100 per minute")
+               KEWP_LOAD_MODEL="false", KEWP_SECRET_KEY="x" * 40, KEWP_LOGIN_RATE_LIMIT="100 per minute",
+               KEWP_ALLOW_SELF_REVIEW="true")  # one admin proposes and approves (a single-admin site)
     log_path = tmp_path / "gunicorn.log"
     with log_path.open("wb") as log_file:
         server = subprocess.Popen([str(gunicorn), "-c", str(config), "app:create_app()"], cwd=REPO, env=env,

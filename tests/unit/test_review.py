@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from app.config import ConfigError, load_settings
 from app.services import mappings as svc
 
 from .conftest import csrf_token
@@ -156,3 +159,94 @@ def test_curator_sees_no_decision_forms(client, conn):
     sign_in(client, conn, "cora", "curator")
     page = client.get(f"/mappings/proposals/{propose(conn)}").get_data(as_text=True)
     assert "/approve" not in page
+
+
+# --- four-eyes review ---------------------------------------------------------------------
+
+def test_service_refuses_to_let_the_proposer_approve_their_own_proposal(conn):
+    proposal_id = propose(conn, by="ada")
+    with pytest.raises(svc.SelfReview, match="another admin must approve or reject it"):
+        svc.approve(conn, proposal_id, "ada")
+    assert count(conn, "mappings") == 0
+    assert count(conn, "proposals", "status = 'pending'") == 1
+
+
+def test_service_refuses_self_review_whatever_the_case_of_the_user_name(conn):
+    proposal_id = propose(conn, by="ada")
+    with pytest.raises(svc.SelfReview):
+        svc.reject(conn, proposal_id, "ADA", "Not convinced after all.")
+    assert count(conn, "audit_log") == 1
+
+
+def test_admin_cannot_approve_their_own_proposal_403_and_nothing_changes(admin_client, conn):
+    proposal_id = propose(conn, by="ada")
+    response = decide(admin_client, proposal_id, "approve")
+    assert response.status_code == 403
+    assert "four-eyes review" in response.get_data(as_text=True)
+    assert count(conn, "mappings") == 0
+    assert count(conn, "proposals", "status = 'pending'") == 1
+    assert count(conn, "audit_log") == 1
+
+
+def test_admin_cannot_reject_their_own_proposal_and_keeps_the_comment_typed(admin_client, conn):
+    proposal_id = propose(conn, by="ada")
+    response = decide(admin_client, proposal_id, "reject", "Withdrawn: wrong pathway.")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 403
+    assert "another admin must approve or reject it" in page
+    assert count(conn, "proposals", "status = 'pending'") == 1
+
+
+def test_queue_offers_no_decision_buttons_for_ones_own_proposal_and_says_why(admin_client, conn):
+    own = propose(conn, by="ada")
+    other = propose(conn, wp="WP3915")
+    page = admin_client.get("/review").get_data(as_text=True)
+    assert f'action="/review/{own}/approve"' not in page
+    assert f'action="/review/{own}/reject"' not in page
+    assert "You proposed this, so another admin must approve or reject it" in page
+    assert f'action="/review/{other}/approve"' in page
+
+
+def test_proposal_page_offers_no_decision_buttons_to_its_proposer(admin_client, conn):
+    proposal_id = propose(conn, by="ada")
+    page = admin_client.get(f"/mappings/proposals/{proposal_id}").get_data(as_text=True)
+    assert "/approve" not in page
+    assert "four-eyes review" in page
+
+
+def test_self_review_setting_is_off_by_default_and_read_from_the_environment():
+    assert load_settings({"KEWP_ENV": "development"})["ALLOW_SELF_REVIEW"] is False
+    assert load_settings({"KEWP_ENV": "development", "KEWP_ALLOW_SELF_REVIEW": "true"})["ALLOW_SELF_REVIEW"] is True
+    with pytest.raises(ConfigError, match="KEWP_ALLOW_SELF_REVIEW='sometimes'"):
+        load_settings({"KEWP_ENV": "development", "KEWP_ALLOW_SELF_REVIEW": "sometimes"})
+
+
+@pytest.fixture
+def single_admin_client(make_app, conn):
+    client = make_app(ALLOW_SELF_REVIEW=True).test_client()
+    sign_in(client, conn, "ada", "admin")
+    return client
+
+
+def test_single_admin_site_may_approve_its_own_proposal_and_the_audit_row_says_so(single_admin_client, conn):
+    proposal_id = propose(conn, by="ada")
+    page = single_admin_client.get("/review").get_data(as_text=True)
+    assert f'action="/review/{proposal_id}/approve"' in page
+    assert "self-review is allowed on this site" in page
+    assert decide(single_admin_client, proposal_id, "approve").status_code == 303
+    assert count(conn, "mappings") == 1
+    after = conn.execute("SELECT after FROM audit_log WHERE action = 'approved'").fetchone()["after"]
+    assert json.loads(after)["audit_note"] == "self-review allowed by KEWP_ALLOW_SELF_REVIEW"
+
+
+def test_single_admin_site_self_rejection_is_marked_in_the_history(single_admin_client, conn):
+    proposal_id = propose(conn, by="ada")
+    assert decide(single_admin_client, proposal_id, "reject", "Wrong pathway, sorry.").status_code == 303
+    page = single_admin_client.get(f"/mappings/proposals/{proposal_id}").get_data(as_text=True)
+    assert "self-review allowed by KEWP_ALLOW_SELF_REVIEW" in page
+
+
+def test_reviewing_someone_elses_proposal_leaves_no_self_review_note(single_admin_client, conn):
+    proposal_id = propose(conn)
+    assert decide(single_admin_client, proposal_id, "approve").status_code == 303
+    assert count(conn, "audit_log", "after LIKE '%audit_note%'") == 0
