@@ -202,8 +202,8 @@ def site(host: Host, deployment) -> Iterator[Site]:
     accounts = []
     for _ in range(2):
         name, password = f"fault-{secrets.token_hex(3)}", secrets.token_urlsafe(18)
-        made = host.run(f"printf '%s\\n' '{password}' | docker exec -i kewp flask --app app users add {name} "
-                        "--role curator --password-stdin")
+        made = host.run(f"printf '%s\\n' '{password}' | docker exec -i -e KEWP_LOAD_MODEL=false kewp "
+                        f"flask --app app users add {name} --role curator --password-stdin")
         assert made.rc == 0, made.stderr
         accounts.append((name, password))
     # Pairs nobody has mapped or proposed, away from the ones other tests use (KE 12 -> WP528).
