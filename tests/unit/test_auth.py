@@ -138,3 +138,70 @@ def test_short_password_is_refused(conn):
     else:
         raise AssertionError("a short password was accepted")
 
+
+# --- users CLI: list, disable, enable, reset-password, set-role --------------------------
+
+def users_cli(app, *args: str):
+    return app.test_cli_runner().invoke(args=["users", *args])
+
+
+def test_users_list_shows_role_enabled_sessions_and_last_sign_in(app, curator, admin):
+    login(app.test_client(), "cora")
+    login(app.test_client(), "cora")
+    result = users_cli(app, "list")
+    assert result.exit_code == 0, result.output
+    header, ada, cora = result.output.splitlines()
+    assert header.split() == ["username", "role", "enabled", "sessions", "last", "sign-in"]
+    assert ada.split() == ["ada", "admin", "yes", "0", "never"]
+    assert cora.split()[:4] == ["cora", "curator", "yes", "2"] and cora.split()[4].endswith("Z")
+
+
+def test_disabled_user_is_signed_out_at_once_and_cannot_sign_in(app, client, conn, curator):
+    login(client, "cora")
+    result = users_cli(app, "disable", "cora")
+    assert result.exit_code == 0 and "1 session ended" in result.output
+    assert "cora (curator)" not in client.get("/").get_data(as_text=True)
+    refused = login(app.test_client(), "cora")
+    assert refused.status_code == 401 and "Unknown user name or wrong password" in refused.get_data(as_text=True)
+    assert conn.execute("SELECT count(*) FROM sessions WHERE user_id = ?", (curator.id,)).fetchone()[0] == 0
+
+
+def test_disabled_user_session_stops_working_even_if_its_row_survived(app, client, conn, curator):
+    login(client, "cora")
+    conn.execute("UPDATE users SET active = 0 WHERE id = ?", (curator.id,))  # e.g. an older app version
+    assert "cora (curator)" not in client.get("/").get_data(as_text=True)
+
+
+def test_enabled_user_can_sign_in_again(app, curator):
+    users_cli(app, "disable", "cora")
+    assert users_cli(app, "enable", "cora").exit_code == 0
+    assert login(app.test_client(), "cora").status_code == 302
+
+
+def test_reset_password_prints_a_new_password_once_and_ends_sessions(app, client, curator):
+    login(client, "cora")
+    result = users_cli(app, "reset-password", "cora")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("password: ") == 1 and "1 session ended" in result.output
+    password = result.output.split("password: ")[1].split()[0]
+    assert "cora (curator)" not in client.get("/").get_data(as_text=True)
+    assert login(app.test_client(), "cora").status_code == 401
+    assert login(app.test_client(), "cora", password).status_code == 302
+
+
+def test_set_role_changes_the_role_and_ends_sessions(app, client, curator):
+    login(client, "cora")
+    result = users_cli(app, "set-role", "cora", "admin")
+    assert result.exit_code == 0 and "curator -> admin" in result.output and "1 session ended" in result.output
+    assert "Sign in" in client.get("/").get_data(as_text=True)
+    login(client, "cora")
+    assert "cora (admin)" in client.get("/").get_data(as_text=True)
+
+
+def test_user_commands_name_an_unknown_user_or_role(app, curator):
+    for args in (("disable", "ghost"), ("enable", "ghost"), ("reset-password", "ghost"),
+                 ("set-role", "ghost", "admin")):
+        result = users_cli(app, *args)
+        assert result.exit_code == 1 and "no user named 'ghost'" in result.output and "users list" in result.output
+    bad_role = users_cli(app, "set-role", "cora", "root")
+    assert bad_role.exit_code == 1 and "role 'root' must be one of curator, admin" in bad_role.output
