@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import re
 import time
 from email.utils import parsedate_to_datetime
 
+import pytest
+
+from app.config import ConfigError, load_settings
 from app.services import sessions
 
 from .conftest import csrf_token, login
@@ -165,3 +169,18 @@ def test_flashes_never_grow_the_cookie_when_redirects_are_not_followed(app, clie
     page = client.get("/").get_data(as_text=True)
     assert page.count('class="flash info"') == sessions.MAX_FLASHES
     assert f"(proposal {200})" in page  # the newest are kept
+
+
+def test_session_and_throttle_settings_are_checked_at_start_up():
+    base = {"KEWP_ENV": "testing"}
+    settings = load_settings(base)
+    assert (settings["SESSION_IDLE_MINUTES"], settings["SESSION_MAX_DAYS"], settings["LOGIN_FREE_FAILURES"]) == (
+        480, 14, 5)
+    for env, named in (({"KEWP_SESSION_IDLE_MINUTES": "soon"}, "KEWP_SESSION_IDLE_MINUTES='soon'"),
+                       ({"KEWP_SESSION_MAX_DAYS": "0"}, "KEWP_SESSION_MAX_DAYS=0 is out of range"),
+                       ({"KEWP_SESSION_IDLE_MINUTES": "3000", "KEWP_SESSION_MAX_DAYS": "1"},
+                        "longer than KEWP_SESSION_MAX_DAYS=1"),
+                       ({"KEWP_LOGIN_BACKOFF_SECONDS": "60", "KEWP_LOGIN_BACKOFF_MAX_SECONDS": "10"},
+                        "KEWP_LOGIN_BACKOFF_MAX_SECONDS=10 is below")):
+        with pytest.raises(ConfigError, match=re.escape(named)):
+            load_settings(base | env)
