@@ -10,7 +10,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from . import db
-from .services import catalog_import, users
+from .services import catalog_import, sessions, users
 
 
 def _connection():
@@ -72,6 +72,67 @@ def add_user(name: str, role: str, password_stdin: bool, github_login: str | Non
     click.echo(f"created {user.role} {user.username!r}")
     if generated:
         click.echo(f"password: {generated}  (shown once; store it now)")
+
+
+def _run_user_change(change, *args):
+    """Run a users.* admin change on a fresh connection; a UserError becomes a clear CLI error."""
+    conn = _connection()
+    try:
+        return change(conn, *args)
+    except users.UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        conn.close()
+
+
+def _ended(count: int) -> str:
+    return f"{count} session{'s' if count != 1 else ''} ended"
+
+
+@users_cli.command("list")
+def list_users() -> None:
+    """Show every account: role, enabled, live sessions, last sign-in."""
+    accounts = _run_user_change(users.list_accounts, sessions.Lifetimes.from_settings(current_app.config))
+    rows = [("username", "role", "enabled", "sessions", "last sign-in")] + [
+        (a.username, a.role, "yes" if a.enabled else "no", str(a.active_sessions), a.last_sign_in_at or "never")
+        for a in accounts]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+@users_cli.command("disable")
+@click.argument("name")
+def disable_user(name: str) -> None:
+    """Stop NAME from signing in and end their sessions now."""
+    ended = _run_user_change(users.set_enabled, name, False)
+    click.echo(f"disabled {name!r}; {_ended(ended)}")
+
+
+@users_cli.command("enable")
+@click.argument("name")
+def enable_user(name: str) -> None:
+    """Let a disabled NAME sign in again."""
+    _run_user_change(users.set_enabled, name, True)
+    click.echo(f"enabled {name!r}")
+
+
+@users_cli.command("reset-password")
+@click.argument("name")
+def reset_password(name: str) -> None:
+    """Give NAME a new random password (printed once) and end their sessions."""
+    password, ended = _run_user_change(users.reset_password, name)
+    click.echo(f"new password for {name!r}; {_ended(ended)}")
+    click.echo(f"password: {password}  (shown once; store it now)")
+
+
+@users_cli.command("set-role")
+@click.argument("name")
+@click.argument("role")
+def set_role(name: str, role: str) -> None:
+    """Make NAME a ROLE (curator or admin) and end their sessions, so the change applies at once."""
+    old, ended = _run_user_change(users.set_role, name, role)
+    click.echo(f"{name!r}: {old} -> {role}; {_ended(ended)}")
 
 
 db_cli = AppGroup("db", help="Database schema.")

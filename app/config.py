@@ -96,7 +96,6 @@ def load_settings(environ: dict[str, str] | None = None) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": max_mb * 1024 * 1024,
         "GITHUB_CLIENT_ID": github_id,
         "GITHUB_CLIENT_SECRET": github_secret,
-        "LOGIN_RATE_LIMIT": env.get("KEWP_LOGIN_RATE_LIMIT", "10 per minute"),
         # Below this much free space on the data directory /readyz says "not writable".
         "MIN_FREE_BYTES": _int(env, "KEWP_MIN_FREE_MB", 64, 0, 1024 * 1024) * 1024 * 1024,
         "TRUSTED_PROXIES": _int(env, "KEWP_TRUSTED_PROXIES", 0, 0, 5),
@@ -110,6 +109,31 @@ def load_settings(environ: dict[str, str] | None = None) -> dict[str, Any]:
         # true only on a site with a single admin: lets a proposer approve or reject their own
         # proposal (the audit row of the decision then says so).
         "ALLOW_SELF_REVIEW": _bool(env, "KEWP_ALLOW_SELF_REVIEW", False),
+        **_auth_settings(env),
+    }
+
+
+# --- sign-in (auth): server-side sessions and login throttling -------------------------
+def _auth_settings(env: dict[str, str]) -> dict[str, Any]:
+    idle = _int(env, "KEWP_SESSION_IDLE_MINUTES", 480, 5, 60 * 24 * 30)
+    max_days = _int(env, "KEWP_SESSION_MAX_DAYS", 14, 1, 365)
+    if idle > max_days * 24 * 60:
+        raise ConfigError(f"KEWP_SESSION_IDLE_MINUTES={idle} is longer than KEWP_SESSION_MAX_DAYS={max_days} "
+                          "days; lower the idle limit or raise the maximum")
+    backoff = _int(env, "KEWP_LOGIN_BACKOFF_SECONDS", 2, 1, 3600)
+    backoff_max = _int(env, "KEWP_LOGIN_BACKOFF_MAX_SECONDS", 900, 1, 86400)
+    if backoff_max < backoff:
+        raise ConfigError(f"KEWP_LOGIN_BACKOFF_MAX_SECONDS={backoff_max} is below KEWP_LOGIN_BACKOFF_SECONDS="
+                          f"{backoff}; set the maximum to at least the first wait")
+    return {
+        "SESSION_IDLE_MINUTES": idle,
+        "SESSION_MAX_DAYS": max_days,
+        # Failed sign-ins allowed before each further one must wait (doubling from the backoff).
+        "LOGIN_FREE_FAILURES": _int(env, "KEWP_LOGIN_FREE_FAILURES", 5, 1, 100),
+        # Per client address: higher, since colleagues may share one address.
+        "LOGIN_ADDRESS_FREE_FAILURES": _int(env, "KEWP_LOGIN_ADDRESS_FREE_FAILURES", 20, 1, 10000),
+        "LOGIN_BACKOFF_SECONDS": backoff,
+        "LOGIN_BACKOFF_MAX_SECONDS": backoff_max,
     }
 
 

@@ -78,7 +78,7 @@ class Server:
             "KEWP_EMBEDDINGS_DIR": str(self.embeddings), "KEWP_WORKERS": str(self.workers),
             "KEWP_BIND": f"127.0.0.1:{self.port}", "KEWP_SECURE_COOKIES": "false",
             "KEWP_LOAD_MODEL": "true" if self.load_model else "false",
-            "KEWP_LOGIN_RATE_LIMIT": "100000 per minute", "KEWP_LOG_LEVEL": "warning",
+            "KEWP_LOG_LEVEL": "warning",
             "KEWP_TIMEOUT": "120", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
         } | self.extra_env
 

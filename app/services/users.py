@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..db import write_transaction
+from . import sessions
 
 ROLES = ("curator", "admin")
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,38}$")
@@ -77,3 +78,62 @@ def get_user(conn: sqlite3.Connection, user_id: int) -> User | None:
 def user_for_github(conn: sqlite3.Connection, login: str) -> User | None:
     """GitHub sign-in maps to an account an admin created with that GitHub login."""
     return _user(conn.execute("SELECT * FROM users WHERE github_login = ? AND active = 1", (login,)).fetchone())
+
+
+def record_sign_in(conn: sqlite3.Connection, user_id: int) -> None:
+    with write_transaction(conn):
+        conn.execute("UPDATE users SET last_sign_in_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?",
+                     (user_id,))
+
+
+# --- admin commands (`flask --app app users ...`); each change that matters ends the user's sessions ---
+
+@dataclass(frozen=True)
+class Account:
+    username: str
+    role: str
+    enabled: bool
+    active_sessions: int
+    last_sign_in_at: str | None
+
+
+def _find(conn: sqlite3.Connection, username: str) -> sqlite3.Row:
+    row = conn.execute("SELECT * FROM users WHERE username = ?", (username,)).fetchone()
+    if row is None:
+        raise UserError(f"there is no user named {username!r}; `flask --app app users list` shows the accounts")
+    return row
+
+
+def list_accounts(conn: sqlite3.Connection, lifetimes: sessions.Lifetimes) -> list[Account]:
+    counts = sessions.active_counts(conn, lifetimes)
+    return [Account(row["username"], row["role"], bool(row["active"]), counts.get(row["id"], 0),
+                    row["last_sign_in_at"])
+            for row in conn.execute("SELECT * FROM users ORDER BY username")]
+
+
+def set_enabled(conn: sqlite3.Connection, username: str, enabled: bool) -> int:
+    """Enable or disable an account; disabling ends its sessions. Returns how many ended."""
+    with write_transaction(conn):
+        row = _find(conn, username)
+        conn.execute("UPDATE users SET active = ? WHERE id = ?", (int(enabled), row["id"]))
+        return 0 if enabled else sessions.delete_for_user(conn, row["id"])
+
+
+def reset_password(conn: sqlite3.Connection, username: str) -> tuple[str, int]:
+    """Give the account a new random password and end its sessions; returns (password, sessions ended)."""
+    password = secrets.token_urlsafe(12)
+    pw_hash = generate_password_hash(password)  # before the lock: hashing is slow
+    with write_transaction(conn):
+        row = _find(conn, username)
+        conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (pw_hash, row["id"]))
+        return password, sessions.delete_for_user(conn, row["id"])
+
+
+def set_role(conn: sqlite3.Connection, username: str, role: str) -> tuple[str, int]:
+    """Change the role and end the account's sessions; returns (old role, sessions ended)."""
+    if role not in ROLES:
+        raise UserError(f"role {role!r} must be one of {', '.join(ROLES)}")
+    with write_transaction(conn):
+        row = _find(conn, username)
+        conn.execute("UPDATE users SET role = ? WHERE id = ?", (role, row["id"]))
+        return row["role"], sessions.delete_for_user(conn, row["id"])

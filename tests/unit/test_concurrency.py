@@ -301,7 +301,7 @@ def test_sixteen_clients_against_gunicorn_workers_lose_nothing_and_never_see_a_l
                       'control_socket_disable = True\nloglevel = "warning"\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEWP_")}
     env.update(KEWP_ENV="testing", KEWP_DATABASE=str(db_path), KEWP_EMBEDDINGS_DIR=str(tmp_path / "none"),
-               KEWP_LOAD_MODEL="false", KEWP_SECRET_KEY="x" * 40, KEWP_LOGIN_RATE_LIMIT="100 per minute",
+               KEWP_LOAD_MODEL="false", KEWP_SECRET_KEY="x" * 40,
                KEWP_ALLOW_SELF_REVIEW="true")  # one admin proposes and approves (a single-admin site)
     log_path = tmp_path / "gunicorn.log"
     with log_path.open("wb") as log_file:
