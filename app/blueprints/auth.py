@@ -28,7 +28,7 @@ from flask import (
 )
 from flask.sessions import SecureCookieSession, SessionInterface
 
-from ..db import DatabaseBusy, get_db
+from ..db import DatabaseBusy, DiskFull, get_db
 from ..errors import error_response
 from ..services import login_throttle, sessions, users
 
@@ -96,10 +96,10 @@ class DatabaseSessionInterface(SessionInterface):
             else:
                 sessions.delete(conn, stored.id_hash)
                 self._delete_cookie(app, response)
-        except DatabaseBusy:
+        except (DatabaseBusy, DiskFull) as exc:
             # The request's own write is committed already; losing a flash or a last-seen
             # touch is better than reporting that write as failed.
-            log.warning("session %s… not saved: the database stayed busy", stored.id_hash[:8])
+            log.warning("session %s… not saved: %s", stored.id_hash[:8], exc)
 
     def _delete_cookie(self, app: Flask, response: Response) -> None:
         response.delete_cookie(self.get_cookie_name(app), domain=self.get_cookie_domain(app),
