@@ -133,6 +133,8 @@ class Deployment:
 
 
 _timings: dict[str, float] = {}
+# Figures a suite wants in the run's summary (e.g. the fault suite's acknowledged vs stored).
+summary_lines: list[str] = []
 
 
 def _say(config: pytest.Config, message: str) -> None:
@@ -220,3 +222,5 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if _timings:
         figures = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in _timings.items())
         terminalreporter.write_line(f"deploy timings: {figures}")
+    for line in summary_lines:
+        terminalreporter.write_line(line)

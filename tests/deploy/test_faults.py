@@ -4,8 +4,8 @@ container is killed, the VPS reboots, or the data disk fills up.
 Two kinds of client post at once: a browser-like one that follows every 303 (and reads the
 page it lands on) and a script that never follows a redirect. After each fault, every proposal
 that was answered 303 must be in the database, `integrity_check` must be ok, and nothing but a
-clear 502/503/507 (or no answer while the VPS is down) may have been answered. Each test prints
-what the curators saw and the time back to ready. Load is bounded in time and count.
+clear 502/503/507 (or no answer while the VPS is down) may have been answered. Each test puts
+what the curators saw and the time back to ready in the run's summary. Load is bounded in time and count.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ import pytest
 import requests
 import urllib3
 from testinfra.host import Host
+
+from .conftest import summary_lines
 
 pytestmark = pytest.mark.deploy
 
@@ -187,9 +189,9 @@ def assert_nothing_lost(host: Host, storm: Storm, tag: str, fault: str, back: fl
     in_db = stored(host, tag)
     missing = [r for r in acknowledged if r not in in_db]
     unexpected = [u for c in storm.curators for u in c.tally.unexpected]
-    print(f"\nfault: {fault}: {storm.posted()} proposals posted, {len(acknowledged)} answered 303, "
-          f"{len(in_db)} stored, {len(missing)} acknowledged but missing; back to ready in {back:.1f} s\n"
-          f"{storm.report()}")
+    summary_lines.append(f"fault: {fault}: {storm.posted()} proposals posted, {len(acknowledged)} answered 303, "
+                         f"{len(in_db)} stored, {len(missing)} acknowledged but missing; back in {back:.1f} s\n"
+                         f"{storm.report()}")
     assert not missing, f"{len(missing)} proposals answered 303 are not in the database: {missing[:5]}"
     assert not unexpected, f"answers other than 303 or a clear 502/503/507: {unexpected[:5]}"
     assert sql(host, "PRAGMA integrity_check") == "ok"
