@@ -43,8 +43,12 @@ DISK_FULL_MESSAGE = ("the server's disk is full; nothing was saved. Try again la
 _disk_full_at: dict[str, float] = {}
 
 
+def _key(database: str | Path) -> str:
+    return str(Path(database).absolute())
+
+
 def last_disk_full(database: str | Path) -> float | None:
-    return _disk_full_at.get(str(Path(database).absolute()))
+    return _disk_full_at.get(_key(database))
 
 
 # Below this, an I/O error from SQLite is taken as the disk being full (creating or growing the
@@ -65,7 +69,7 @@ def _is_disk_full(exc: sqlite3.Error, path: str | Path) -> bool:
 
 
 def _disk_full(path: str | Path, exc: sqlite3.Error) -> DiskFull:
-    _disk_full_at[str(Path(path).absolute())] = time.time()
+    _disk_full_at[_key(path)] = time.time()
     log.error("database %s: disk full: %s", path, exc)
     return DiskFull(DISK_FULL_MESSAGE)
 
@@ -209,6 +213,8 @@ def _keep_open(path: str) -> None:
         pid, conn = _keepers.pop(oldest)
         if pid == os.getpid():
             conn.close()
+        else:
+            _inherited.append(conn)   # the parent's: kept, never closed here
 
 
 def get_db() -> sqlite3.Connection:
