@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import sqlite3
 import subprocess
@@ -15,10 +14,7 @@ import pytest
 from app import create_app, db
 from app.services import catalog_import, users
 
-REPO = Path(__file__).resolve().parents[2]
-SEED = REPO / "data" / "seed"
-PASSWORD = "correct horse battery"
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+from .helpers import PASSWORD, SEED
 
 
 @pytest.fixture(scope="session")
@@ -53,19 +49,6 @@ def small_fs(tmp_path: Path) -> Iterator[Callable[[Path, int], Path]]:
     yield mount
     for directory in reversed(mounted):
         subprocess.run(["umount", "-l", str(directory)], check=False)
-
-
-def fill_up(directory: Path) -> Path:
-    """Write zeros into directory/filler until the file system is full; returns the file."""
-    filler = directory / "filler"
-    with filler.open("wb") as out:
-        try:
-            while True:
-                out.write(b"\0" * 65536)
-                out.flush()
-        except OSError:
-            pass
-    return filler
 
 
 @pytest.fixture
@@ -123,15 +106,3 @@ def curator(app, conn) -> users.User:
 @pytest.fixture
 def admin(app, conn) -> users.User:
     return _user(conn, "ada", "admin")
-
-
-def csrf_token(client, path: str = "/login") -> str:
-    """The token a browser would read from a rendered form."""
-    match = CSRF.search(client.get(path).get_data(as_text=True))
-    assert match, f"no CSRF token in the form at {path}"
-    return match.group(1)
-
-
-def login(client, username: str, password: str = PASSWORD):
-    return client.post("/login", data={"username": username, "password": password,
-                                       "csrf_token": csrf_token(client)})

@@ -18,7 +18,7 @@ from referencing.jsonschema import DRAFT202012
 from app.blueprints import api as api_module
 from app.services import exports, openapi
 
-from .test_exports import TRICKY_RATIONALE, add_mapping
+from .helpers import TRICKY_RATIONALE, add_mapping, assert_error
 
 SPEC_URI = "urn:kewp:openapi"
 
@@ -44,17 +44,6 @@ def validator_for(spec: dict[str, Any], schema: str) -> Draft202012Validator:
     registry = Registry().with_resource(SPEC_URI, Resource.from_contents(spec, default_specification=DRAFT202012))
     return Draft202012Validator({"$ref": f"{SPEC_URI}#/components/schemas/{schema}"}, registry=registry,
                                 format_checker=FormatChecker())
-
-
-def assert_error(response, status: int, *words: str) -> dict[str, Any]:
-    assert response.status_code == status
-    assert response.mimetype == "application/json"
-    body = response.get_json()
-    assert body["error"]["status"] == status
-    for word in words:
-        assert word in body["error"]["message"]
-    assert "Traceback" not in response.get_data(as_text=True)
-    return body
 
 
 class ReadyEngine:

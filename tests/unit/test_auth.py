@@ -6,7 +6,7 @@ import re
 
 from app.services import users
 
-from .conftest import PASSWORD, csrf_token, login
+from .helpers import PASSWORD, csrf_token, login
 
 
 def test_curator_signs_in_and_out(client, curator):

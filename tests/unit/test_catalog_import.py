@@ -11,7 +11,7 @@ from app import db
 from app.services import catalog_import
 from app.services.catalog_import import ImportFileError
 
-from .conftest import SEED
+from .helpers import SEED
 
 
 @pytest.fixture

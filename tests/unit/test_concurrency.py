@@ -36,8 +36,7 @@ from app.db import DatabaseBusy
 from app.services import mappings as svc
 from app.services import users
 
-from .conftest import PASSWORD, REPO
-from .test_mappings import HIGH, RATIONALE
+from .helpers import HIGH, PASSWORD, RATIONALE, REPO
 
 log = logging.getLogger(__name__)
 WRITERS = 16

@@ -12,8 +12,7 @@ import pytest
 
 from app import db
 
-from .conftest import fill_up
-from .test_mappings import count, propose_form, sign_in
+from .helpers import count, fill_up, propose_form, sign_in
 
 
 @pytest.fixture

@@ -15,21 +15,11 @@ from rdflib.namespace import RDF, SKOS
 
 from app.services import exports
 
-TRICKY_RATIONALE = 'Apoptosis is "cell death", by definition;\nsee: caspases, BAX, BCL2.\r\nEnd "quote"'
+from .helpers import TRICKY_RATIONALE, add_mapping
+
 KE = Namespace("https://identifiers.org/aop.events:")
 WP = Namespace("https://identifiers.org/wikipathways:")
 KEWP = Namespace(exports.VOCAB_IRI)
-
-
-def add_mapping(conn: sqlite3.Connection, ke_id: str, wp_id: str, confidence: str, *,
-                rationale: str = "Shared biology.", score: float | None = 0.5) -> int:
-    """An approved mapping written straight into the table, as the review flow would leave it."""
-    cursor = conn.execute(
-        "INSERT INTO mappings (ke_id, wp_id, relationship, evidence, specificity, coverage, confidence, "
-        "rationale, suggestion_score, proposed_by, approved_by, ke_catalog_version, wp_catalog_version) "
-        "VALUES (?, ?, 'causative', 'known', 'specific', 'key steps', ?, ?, ?, 'cora', 'ada', 1, 2)",
-        (ke_id, wp_id, confidence, rationale, score))
-    return cursor.lastrowid
 
 
 @pytest.fixture

@@ -10,9 +10,7 @@ import pytest
 from app.services import exports, text
 from app.services import mappings as svc
 
-from .conftest import csrf_token
-from .test_exports import add_mapping
-from .test_mappings import HIGH, KE, RATIONALE, WP, count, propose, propose_form, sign_in
+from .helpers import HIGH, KE, RATIONALE, WP, add_mapping, count, csrf_token, propose, propose_form, sign_in
 
 FORBIDDEN = ["\x00", "\x1b", "\x7f", "\x85", "\u202a", "\u202c", "\u202e", "\u2066", "\u2069"]
 # What an old row might hold: NUL, ESC and an RLO that would reorder the rest when displayed.

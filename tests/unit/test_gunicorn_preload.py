@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO, SEED
+from .helpers import REPO, SEED
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ import pytest
 
 from app.services import ids
 
-from .test_api import assert_error
+from .helpers import assert_error
 
 TOO_BIG = str(2**70)  # 1180591620717411303424: past SQLite's INTEGER
 ARABIC_55 = "\u0665\u0665"  # ARABIC-INDIC DIGIT FIVE, twice

@@ -3,57 +3,27 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 
 from app.services import mappings as svc
-from app.services import users
 from app.services.catalog_import import catalog_version
 
-from .conftest import csrf_token, login
-
-KE, WP = "KE 55", "WP254"
-HIGH = {"relationship": "causative", "evidence": "known", "specificity": "includes", "coverage": "key_steps"}
-LOW = {"relationship": "responsive", "evidence": "possible", "specificity": "loose", "coverage": "minor"}
-RATIONALE = "Apoptosis is the cell death this Key Event describes (PMID 12345)."
-
-
-# --- helpers (also used by test_review.py) ---------------------------------------------
-
-def count(conn: sqlite3.Connection, table: str, where: str = "1 = 1", *params: object) -> int:
-    return conn.execute(f"SELECT count(*) FROM {table} WHERE {where}", params).fetchone()[0]
-
-
-def proposal(conn: sqlite3.Connection, ke: str = KE, wp: str = WP, answers: dict | None = None,
-             score: float | None = 0.71) -> svc.ProposalInput:
-    """A valid create; `score` stands in for the engine's score of the pair (tests with the
-    real engine are in test_proposal_score.py)."""
-    return svc.clean_proposal(conn, {"ke": ke, "wp": wp, "rationale": RATIONALE, **(answers or HIGH)},
-                              scorer=lambda _ke, _wp: score)
-
-
-def propose(conn: sqlite3.Connection, ke: str = KE, wp: str = WP, by: str = "cora", **kwargs: object) -> int:
-    return svc.propose(conn, by, proposal(conn, ke, wp, **kwargs))
-
-
-def approved_mapping(conn: sqlite3.Connection, ke: str = KE, wp: str = WP) -> int:
-    return svc.approve(conn, propose(conn, ke, wp), "ada").mapping_id
-
-
-def propose_form(client, path: str = "/mappings/propose", **overrides: str) -> dict[str, str]:
-    data = {"ke": KE, "wp": WP, **HIGH, "rationale": RATIONALE, "step": "submit",
-            "confirmed_confidence": "high", "csrf_token": csrf_token(client, path)}
-    data.update(overrides)
-    return {k: v for k, v in data.items() if v is not None}
-
-
-def sign_in(client, conn: sqlite3.Connection, name: str, role: str) -> users.User:
-    """A signed-in session without password hashing (test_auth covers the real sign-in)."""
-    user, _ = users.create_user(conn, name, role, github_login=f"gh-{name}")
-    with client.session_transaction() as session:
-        session["user_id"] = user.id
-    return user
+from .helpers import (
+    HIGH,
+    KE,
+    LOW,
+    RATIONALE,
+    WP,
+    approved_mapping,
+    count,
+    csrf_token,
+    login,
+    proposal,
+    propose,
+    propose_form,
+    sign_in,
+)
 
 
 @pytest.fixture

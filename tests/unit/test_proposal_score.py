@@ -9,7 +9,7 @@ import pytest
 from app.engine import Engine, get_engine
 from app.services import mappings as svc
 
-from .test_mappings import KE, WP, count, propose_form, sign_in
+from .helpers import KE, WP, count, propose_form, sign_in
 
 SEED_STORE = Path(__file__).resolve().parents[2] / "data" / "seed" / "embeddings"
 

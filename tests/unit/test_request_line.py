@@ -16,7 +16,7 @@ import pytest
 
 from app.services import openapi
 
-from .conftest import REPO
+from .helpers import REPO
 
 
 def _get(url: str) -> tuple[int, str, str]:

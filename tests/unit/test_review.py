@@ -9,8 +9,7 @@ import pytest
 from app.config import ConfigError, load_settings
 from app.services import mappings as svc
 
-from .conftest import csrf_token
-from .test_mappings import KE, LOW, WP, approved_mapping, count, propose, sign_in
+from .helpers import KE, LOW, WP, approved_mapping, count, csrf_token, propose, sign_in
 
 
 @pytest.fixture

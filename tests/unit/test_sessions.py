@@ -13,8 +13,7 @@ import pytest
 from app.config import ConfigError, load_settings
 from app.services import sessions
 
-from .conftest import csrf_token, login
-from .test_mappings import HIGH, RATIONALE
+from .helpers import HIGH, RATIONALE, csrf_token, login
 
 COOKIE = "session"
 

@@ -7,7 +7,7 @@ import pytest
 
 from app.services import mappings as svc
 
-from .test_mappings import KE, WP, approved_mapping, propose, sign_in
+from .helpers import KE, WP, approved_mapping, propose, sign_in
 
 REJECTION = "Rejected: the pathway is about another tissue entirely."
 

@@ -1,0 +1,109 @@
+"""Helpers shared by the app tests: sign-in, forms, proposals, rows, error bodies.
+
+Fixtures live in conftest.py; everything a test imports lives here, so no test module
+imports from another.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from app.services import mappings as svc
+from app.services import users
+
+REPO = Path(__file__).resolve().parents[2]
+SEED = REPO / "data" / "seed"
+PASSWORD = "correct horse battery"
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+TRICKY_RATIONALE = 'Apoptosis is "cell death", by definition;\nsee: caspases, BAX, BCL2.\r\nEnd "quote"'
+
+
+def csrf_token(client, path: str = "/login") -> str:
+    """The token a browser would read from a rendered form."""
+    match = CSRF.search(client.get(path).get_data(as_text=True))
+    assert match, f"no CSRF token in the form at {path}"
+    return match.group(1)
+
+
+def login(client, username: str, password: str = PASSWORD):
+    return client.post("/login", data={"username": username, "password": password,
+                                       "csrf_token": csrf_token(client)})
+
+
+def fill_up(directory: Path) -> Path:
+    """Write zeros into directory/filler until the file system is full; returns the file."""
+    filler = directory / "filler"
+    with filler.open("wb") as out:
+        try:
+            while True:
+                out.write(b"\0" * 65536)
+                out.flush()
+        except OSError:
+            pass
+    return filler
+
+
+KE, WP = "KE 55", "WP254"
+HIGH = {"relationship": "causative", "evidence": "known", "specificity": "includes", "coverage": "key_steps"}
+LOW = {"relationship": "responsive", "evidence": "possible", "specificity": "loose", "coverage": "minor"}
+RATIONALE = "Apoptosis is the cell death this Key Event describes (PMID 12345)."
+
+
+def count(conn: sqlite3.Connection, table: str, where: str = "1 = 1", *params: object) -> int:
+    return conn.execute(f"SELECT count(*) FROM {table} WHERE {where}", params).fetchone()[0]
+
+
+def proposal(conn: sqlite3.Connection, ke: str = KE, wp: str = WP, answers: dict | None = None,
+             score: float | None = 0.71) -> svc.ProposalInput:
+    """A valid create; `score` stands in for the engine's score of the pair (tests with the
+    real engine are in test_proposal_score.py)."""
+    return svc.clean_proposal(conn, {"ke": ke, "wp": wp, "rationale": RATIONALE, **(answers or HIGH)},
+                              scorer=lambda _ke, _wp: score)
+
+
+def propose(conn: sqlite3.Connection, ke: str = KE, wp: str = WP, by: str = "cora", **kwargs: object) -> int:
+    return svc.propose(conn, by, proposal(conn, ke, wp, **kwargs))
+
+
+def approved_mapping(conn: sqlite3.Connection, ke: str = KE, wp: str = WP) -> int:
+    return svc.approve(conn, propose(conn, ke, wp), "ada").mapping_id
+
+
+def propose_form(client, path: str = "/mappings/propose", **overrides: str) -> dict[str, str]:
+    data = {"ke": KE, "wp": WP, **HIGH, "rationale": RATIONALE, "step": "submit",
+            "confirmed_confidence": "high", "csrf_token": csrf_token(client, path)}
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def sign_in(client, conn: sqlite3.Connection, name: str, role: str) -> users.User:
+    """A signed-in session without password hashing (test_auth covers the real sign-in)."""
+    user, _ = users.create_user(conn, name, role, github_login=f"gh-{name}")
+    with client.session_transaction() as session:
+        session["user_id"] = user.id
+    return user
+
+
+def add_mapping(conn: sqlite3.Connection, ke_id: str, wp_id: str, confidence: str, *,
+                rationale: str = "Shared biology.", score: float | None = 0.5) -> int:
+    """An approved mapping written straight into the table, as the review flow would leave it."""
+    cursor = conn.execute(
+        "INSERT INTO mappings (ke_id, wp_id, relationship, evidence, specificity, coverage, confidence, "
+        "rationale, suggestion_score, proposed_by, approved_by, ke_catalog_version, wp_catalog_version) "
+        "VALUES (?, ?, 'causative', 'known', 'specific', 'key steps', ?, ?, ?, 'cora', 'ada', 1, 2)",
+        (ke_id, wp_id, confidence, rationale, score))
+    return cursor.lastrowid
+
+
+def assert_error(response, status: int, *words: str) -> dict[str, Any]:
+    assert response.status_code == status
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert body["error"]["status"] == status
+    for word in words:
+        assert word in body["error"]["message"]
+    assert "Traceback" not in response.get_data(as_text=True)
+    return body
