@@ -53,21 +53,27 @@ def test_precompute_refuses_a_missing_model_and_writes_nothing(small_db: Path, t
     assert not (tmp_path / "emb").exists()
 
 
-def test_evaluation_reports_recall_and_mrr_per_variant(small_db: Path, small_store: Path, tmp_path: Path,
-                                                       tiny_model_dir: Path,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_evaluation_reports_recall_and_mrr_per_variant_with_intervals(small_db: Path, small_store: Path,
+                                                                      tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
     store = tmp_path / "emb"
     shutil.copytree(small_store, store)
+    links = Path(__file__).resolve().parents[2] / "data" / "seed" / "mappings.jsonl"
     code = _script("evaluate_suggestions").main(
-        ["--database", str(small_db), "--store", str(store), "--model", str(tiny_model_dir)])
+        ["--database", str(small_db), "--store", str(store), "--links", str(links), "--folds", "3",
+         "--bootstrap", "200", "--choice-draws", "5"])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "26 curated links" in out
-    assert "22 distinct; 1 skipped (KE or pathway not in the catalogue: KE 228->WP5071)" in out
-    assert "| baseline: title embeddings" in out and "| FINAL (app defaults" in out
+    assert "21 links on " in out and "(1 skipped: KE or pathway not in the catalogue or store: KE 228->WP5071)" in out
+    assert "| text only (title + description)" in out and "| all signals" in out and "| all - approved" in out
+    assert "differing from the weight search: 0" in out
     rows = [line for line in out.splitlines() if line.startswith("| ") and "variant" not in line]
-    assert len(rows) == 9
+    assert len(rows) == 13
     for row in rows:
         cells = [c.strip() for c in row.strip("|").split("|")]
-        r1, r5, r10, mrr = (float(c) for c in cells[1:])
-        assert 0.0 <= r1 <= r5 <= r10 <= 1.0 and 0.0 < mrr <= 1.0
+        values = [float(c.split()[0]) for c in cells[1:6]]
+        r1, r5, r10, r50, mrr = values
+        assert 0.0 <= r1 <= r5 <= r10 <= r50 <= 1.0 and 0.0 < mrr <= 1.0
+        for cell, value in zip(cells[1:6], values, strict=True):
+            low, high = (float(v) for v in cell.split()[1].strip("[]").split(","))
+            assert low <= value + 0.005 and value - 0.005 <= high
