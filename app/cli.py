@@ -10,22 +10,26 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from . import db
-from .services import catalog_import, sessions, users
+from .services import catalog_import, mapping_import, sessions, users
 
 
 def _connection():
     return db.connect(current_app.config["DATABASE"])
 
 
-catalog_cli = AppGroup("catalog", help="Load Key Events, pathways and KE relationships.")
+catalog_cli = AppGroup("catalog", help="Load Key Events, pathways, KE relationships and curated links.")
 
 
 @catalog_cli.command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--kind", type=click.Choice(catalog_import.KINDS), help="What the files hold (default: detect).")
+@click.option("--kind", type=click.Choice((*catalog_import.KINDS, mapping_import.KIND)),
+              help="What the files hold (default: detect).")
 @click.option("--show-rejected", default=20, show_default=True, help="How many rejected rows to list per file.")
 def import_command(files: tuple[Path, ...], kind: str | None, show_rejected: int) -> None:
-    """Upsert FILES (.jsonl, .csv, .tsv, optionally .gz) into the catalogue."""
+    """Upsert FILES (.jsonl, .csv, .tsv, optionally .gz) into the catalogue.
+
+    A file of curated links (each row with a ke_id and a wp_id, e.g. data/seed/mappings.jsonl)
+    becomes approved mappings with their provenance; give it after the catalogue files."""
     from tqdm import tqdm
 
     conn = _connection()
@@ -35,7 +39,11 @@ def import_command(files: tuple[Path, ...], kind: str | None, show_rejected: int
             def progress(rows, _name=path.name):
                 return tqdm(rows, desc=_name, unit=" rows", file=sys.stderr, disable=None)
             try:
-                report = catalog_import.import_file(conn, path, kind=kind, progress=progress)
+                if kind == mapping_import.KIND or (kind is None and path.is_file()
+                                                   and mapping_import.looks_like_links(path)):
+                    report = mapping_import.import_links(conn, path)
+                else:
+                    report = catalog_import.import_file(conn, path, kind=kind, progress=progress)
             except catalog_import.ImportFileError as exc:
                 click.echo(f"error: {exc}", err=True)
                 failed = True

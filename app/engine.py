@@ -27,6 +27,7 @@ from flask.cli import AppGroup
 from . import db
 from .services.embeddings import EmbeddingsError, EmbeddingsMissing, EmbeddingStore
 from .services.encoder import Encoder, ModelError, check_model_dir, fingerprint, model_name
+from .services.neighbours import ApprovedSuggester
 from .services.suggestions import (
     KE_SET,
     WP_SET,
@@ -91,7 +92,7 @@ class Engine:
                         f"KEWP_MODEL_PATH={model_path} holds another model ({configured[0]}); rebuild it with "
                         f"`{BUILD_COMMAND}`, or point KEWP_MODEL_PATH at the model it was built with")
             catalog = load_catalog_from(database)
-            suggester = Suggester(store, catalog, encoder=self.encoder)
+            suggester = ApprovedSuggester.live(store, catalog, database, encoder=self.encoder)
         except EmbeddingsMissing as exc:
             self.embeddings_status = f"missing: {exc}"
             log.warning("suggestions unavailable: %s", exc)

@@ -149,12 +149,14 @@ def suggestion_record(suggestion: Any) -> dict[str, Any]:
     record = {"wp_id": suggestion.wp_id, "title": suggestion.title, "score": _score(suggestion.score),
               "text_score": _score(getattr(suggestion, "text_score", None)),
               "reasons": [str(r) for r in suggestion.reasons], "url": wp_url(suggestion.wp_id)}
-    # Further signals when the engine reports them (gene and GO overlap).
-    for name in ("gene_score", "go_score"):
+    # Further signals when the engine reports them (gene and GO overlap, approvals of similar KEs).
+    for name in ("gene_score", "go_score", "approved_score"):
         if getattr(suggestion, name, None) is not None:
             record[name] = _score(getattr(suggestion, name))
     if getattr(suggestion, "shared_genes", None) is not None:
         record["shared_genes"] = [str(g) for g in suggestion.shared_genes]
+    if getattr(suggestion, "similar_kes", None) is not None:
+        record["similar_kes"] = [str(k) for k in suggestion.similar_kes]
     return record
 
 

@@ -258,6 +258,10 @@ def _schemas() -> dict[str, Any]:
         "gene_score": {"type": "number", "description": "Gene overlap signal (when the engine reports it)."},
         "go_score": {"type": "number", "description": "GO process overlap signal (when reported)."},
         "shared_genes": {"type": "array", "items": _string(), "description": "Genes shared with the KE's context."},
+        "approved_score": {"type": "number", "description": "Approved-for-similar-KEs signal (KE suggestions): "
+                           "the sum of similarity^power x confidence weight over the similar KEs."},
+        "similar_kes": {"type": "array", "items": _string(),
+                        "description": "Similar KEs that have this pathway approved, most similar first."},
     }
     return {
         "Error": {
