@@ -47,7 +47,7 @@ def index():
     result = svc.list_mappings(conn, confidence_level=level or None, ke_id=ke_id, wp_id=wp_id,
                                page=page_arg(), per_page=PER_PAGE)
     return render_template("mappings/index.html", result=result, level=level, ke=ke_arg, wp=wp_arg,
-                           levels=list(reversed(confidence.LEVELS)))
+                           levels=list(confidence.LEVELS_BEST_FIRST))
 
 
 @bp.get("/mappings/<sqlite_int:mapping_id>")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import hashlib
 import io
 import json
 import re
@@ -21,6 +20,7 @@ from typing import Any
 
 from ..db import write_transaction
 from . import ids
+from .checksums import sha256_file
 from .ids import KE_ID, WP_ID  # noqa: F401 (services/mappings.py and search.py import them from here)
 
 KER_ID = re.compile(r"^\s*KER\s*[:_ ]?\s*(\d+)\s*$", re.IGNORECASE)
@@ -230,14 +230,6 @@ def _upsert(conn: sqlite3.Connection, kind: str, row: dict[str, Any]) -> str:
     return "updated"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def import_file(conn: sqlite3.Connection, path: str | Path, kind: str | None = None,
                 progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None) -> ImportReport:
     """Import one file; rows are written in short batches so curators are never blocked long."""
@@ -295,7 +287,7 @@ def import_file(conn: sqlite3.Connection, path: str | Path, kind: str | None = N
     with write_transaction(conn):
         conn.execute("INSERT INTO catalog_imports (kind, source, sha256, inserted, updated, unchanged, rejected) "
                      "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                     (report.kind, path.name, _sha256(path), report.inserted, report.updated,
+                     (report.kind, path.name, sha256_file(path), report.inserted, report.updated,
                       report.unchanged, len(report.rejected)))
     return report
 

@@ -17,9 +17,9 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from . import ids
+from .confidence import LEVELS_BEST_FIRST
 from .text import strip_forbidden
 
-CONFIDENCE_LEVELS = ("high", "medium", "low")  # best first
 # Cells a spreadsheet would run as a formula (OWASP "CSV injection") get a leading quote.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -51,17 +51,17 @@ def parse_confidence(value: str | None, parameter: str = "min_confidence") -> st
     if value is None or not value.strip():
         return None
     level = value.strip().lower()
-    if level not in CONFIDENCE_LEVELS:
+    if level not in LEVELS_BEST_FIRST:
         raise InvalidParameter(parameter, f"{parameter}={value[:40]!r} is not allowed; "
-                                          f"use one of {', '.join(CONFIDENCE_LEVELS)}")
+                                          f"use one of {', '.join(LEVELS_BEST_FIRST)}")
     return level
 
 
 def levels_at_least(min_confidence: str | None) -> tuple[str, ...]:
     """The confidence levels that pass a minimum: medium -> (high, medium)."""
     if min_confidence is None:
-        return CONFIDENCE_LEVELS
-    return CONFIDENCE_LEVELS[:CONFIDENCE_LEVELS.index(min_confidence) + 1]
+        return LEVELS_BEST_FIRST
+    return LEVELS_BEST_FIRST[:LEVELS_BEST_FIRST.index(min_confidence) + 1]
 
 
 def parse_ke_id(value: str, parameter: str = "ke_id") -> str:
@@ -153,7 +153,7 @@ def get_mapping(conn: sqlite3.Connection, mapping_id: int) -> dict[str, Any] | N
 
 def confidence_counts(conn: sqlite3.Connection) -> dict[str, int]:
     """Approved mappings per confidence level (every level present, zero if none)."""
-    counts = dict.fromkeys(CONFIDENCE_LEVELS, 0)
+    counts = dict.fromkeys(LEVELS_BEST_FIRST, 0)
     for level, n in conn.execute("SELECT confidence, count(*) FROM mappings GROUP BY confidence"):
         counts[level] = n
     return counts

@@ -443,7 +443,7 @@ def review_queue(conn: sqlite3.Connection, *, page: int = 1, per_page: int = 50)
     result = _page(conn, PROPOSAL_SELECT, ["pr.status = 'pending'"], [], order="pr.proposed_at, pr.id",
                    page=page, per_page=per_page)
     by_action = dict.fromkeys(ACTIONS, 0)
-    by_confidence = {**dict.fromkeys(reversed(confidence.LEVELS), 0), "none": 0}
+    by_confidence = {**dict.fromkeys(confidence.LEVELS_BEST_FIRST, 0), "none": 0}
     total = 0
     for action, level, n in conn.execute("SELECT action, confidence, count(*) FROM proposals "
                                          "WHERE status = 'pending' GROUP BY action, confidence"):
