@@ -111,12 +111,8 @@ def public_url(endpoint: str, **values: Any) -> str:
     return current_app.config["PUBLIC_URL"] + url_for(endpoint, **values)
 
 
-def ke_path(ke_id: str) -> str:
-    return ke_id.replace(" ", "")
-
-
 def ke_url(ke_id: str) -> str:
-    return public_url("api.key_event", ke_id=ke_path(ke_id))
+    return public_url("api.key_event", ke_id=ids.ke_path(ke_id))
 
 
 def wp_url(wp_id: str) -> str:
@@ -249,11 +245,11 @@ def key_event(ke_id: str):
     ke_id = row["ke_id"]
     upstream = [r[0] for r in conn.execute(
         "SELECT upstream_ke_id FROM ke_relationships WHERE downstream_ke_id = ? "
-        "ORDER BY CAST(substr(upstream_ke_id, 4) AS INTEGER)", (ke_id,))]
+        f"ORDER BY {ids.sql_number('upstream_ke_id', ids.KE_PREFIX)}", (ke_id,))]
     downstream = [r[0] for r in conn.execute(
         "SELECT downstream_ke_id FROM ke_relationships WHERE upstream_ke_id = ? "
-        "ORDER BY CAST(substr(downstream_ke_id, 4) AS INTEGER)", (ke_id,))]
-    number = exports.ke_number(ke_id)
+        f"ORDER BY {ids.sql_number('downstream_ke_id', ids.KE_PREFIX)}", (ke_id,))]
+    number = ids.id_number(ke_id)
     return jsonify({
         **ke_summary(row),
         "description": row["description"],
@@ -262,8 +258,8 @@ def key_event(ke_id: str):
         "upstream_ke_ids": upstream,
         "downstream_ke_ids": downstream,
         "mapping_count": exports.count_mappings(conn, exports.MappingFilter(ke_id=ke_id)),
-        "mappings_url": public_url("api.mappings", ke=ke_path(ke_id)),
-        "suggestions_url": public_url("api.ke_suggestions", ke_id=ke_path(ke_id)),
+        "mappings_url": public_url("api.mappings", ke=ids.ke_path(ke_id)),
+        "suggestions_url": public_url("api.ke_suggestions", ke_id=ids.ke_path(ke_id)),
         "updated_at": row["updated_at"],
     })
 

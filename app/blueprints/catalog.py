@@ -9,7 +9,7 @@ from flask import Blueprint, abort, g, render_template, request
 
 from ..db import get_db
 from ..engine import get_engine
-from ..services import search
+from ..services import ids, search
 from .paging import page_arg
 
 log = logging.getLogger(__name__)
@@ -40,9 +40,9 @@ def key_events():
 
 
 def _ke_or_404(number: int):
-    row = get_db().execute("SELECT * FROM key_events WHERE ke_id = ?", (f"KE {number}",)).fetchone()
+    row = get_db().execute("SELECT * FROM key_events WHERE ke_id = ?", (ids.ke_for(number),)).fetchone()
     if row is None:
-        abort(404, f"There is no Key Event KE {number} in the catalogue.")
+        abort(404, f"There is no Key Event {ids.ke_for(number)} in the catalogue.")
     return row
 
 
@@ -91,9 +91,9 @@ def pathways():
 @bp.get("/pathways/WP<sqlite_int:number>")
 def pathway(number: int):
     conn = get_db()
-    wp = conn.execute("SELECT * FROM pathways WHERE wp_id = ?", (f"WP{number}",)).fetchone()
+    wp = conn.execute("SELECT * FROM pathways WHERE wp_id = ?", (ids.wp_for(number),)).fetchone()
     if wp is None:
-        abort(404, f"There is no pathway WP{number} in the catalogue.")
+        abort(404, f"There is no pathway {ids.wp_for(number)} in the catalogue.")
     mappings = conn.execute(
         "SELECT m.*, k.title AS ke_title FROM mappings m JOIN key_events k USING (ke_id) WHERE m.wp_id = ? "
         "ORDER BY k.title", (wp["wp_id"],)).fetchall()

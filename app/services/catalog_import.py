@@ -21,10 +21,7 @@ from typing import Any
 from ..db import write_transaction
 from . import ids
 from .checksums import sha256_file
-from .ids import KE_ID, WP_ID  # noqa: F401 (services/mappings.py and search.py import them from here)
 
-KER_ID = re.compile(r"^\s*KER\s*[:_ ]?\s*(\d+)\s*$", re.IGNORECASE)
-AOP_ID = re.compile(r"^\s*AOP\s*[:_ ]?\s*(\d+)\s*$", re.IGNORECASE)
 KINDS = ("key_events", "pathways", "ke_relationships")
 BATCH = 500
 MAX_TITLE = 1000
@@ -161,17 +158,17 @@ def _ke_row(record: dict[str, Any]) -> dict[str, Any]:
     aop_ids += _list(record, "aop_ids")
     normalized = []
     for aop in aop_ids:
-        match = AOP_ID.match(str(aop))
-        if not match:
+        aop_id = ids.aop_id(str(aop))
+        if aop_id is None:
             raise RowError(f"AOP id {aop!r} is not like 'AOP 123'")
-        normalized.append(f"AOP {int(match.group(1))}")
+        normalized.append(aop_id)
     extra = {k: record[k] for k in ("ke_iri", "aops", "roles", "event_components") if record.get(k)}
     return {
         "ke_id": normalize_ke_id(record.get("ke_id")),
         "title": _text(record, "title", required=True, limit=MAX_TITLE),
         "bio_level": _text(record, "bio_level", limit=100),
         "description": _text(record, "description"),
-        "aop_ids": json.dumps(sorted(set(normalized), key=lambda a: int(a.split()[1]))),
+        "aop_ids": json.dumps(sorted(set(normalized), key=ids.id_number)),
         "extra": json.dumps(extra, sort_keys=True),
     }
 
@@ -194,11 +191,11 @@ def _pathway_row(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _ker_row(record: dict[str, Any]) -> dict[str, Any]:
-    match = KER_ID.match(str(record.get("ker_id", "")))
-    if not match:
+    ker_id = ids.ker_id(str(record.get("ker_id", "")))
+    if ker_id is None:
         raise RowError(f"ker_id {record.get('ker_id')!r} is not like 'KER 123'")
     return {
-        "ker_id": f"KER {int(match.group(1))}",
+        "ker_id": ker_id,
         "upstream_ke_id": normalize_ke_id(record.get("upstream_ke_id")),
         "downstream_ke_id": normalize_ke_id(record.get("downstream_ke_id")),
     }

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..db import write_transaction
-from . import confidence
+from . import confidence, ids
 from . import text as text_rules
-from .catalog_import import KE_ID, WP_ID, catalog_version
+from .catalog_import import catalog_version
 from .paging import Page
 
 log = logging.getLogger(__name__)
@@ -108,10 +108,9 @@ def clean_ke_id(conn: sqlite3.Connection, value: Any) -> tuple[str | None, str |
     raw = str(value or "").strip()
     if not raw:
         return None, "Give a Key Event id, e.g. KE 55."
-    match = KE_ID.match(raw) if len(raw) <= 20 else None
-    if not match:
+    ke_id = ids.ke_id(raw) if len(raw) <= 20 else None
+    if ke_id is None:
         return None, f"{_short(raw)} is not a Key Event id like KE 55."
-    ke_id = f"KE {int(match.group(1))}"
     if conn.execute("SELECT 1 FROM key_events WHERE ke_id = ?", (ke_id,)).fetchone() is None:
         return None, f"{ke_id} is not in the Key Event catalogue."
     return ke_id, None
@@ -121,10 +120,9 @@ def clean_wp_id(conn: sqlite3.Connection, value: Any) -> tuple[str | None, str |
     raw = str(value or "").strip()
     if not raw:
         return None, "Give a WikiPathways id, e.g. WP254."
-    match = WP_ID.match(raw) if len(raw) <= 20 else None
-    if not match:
+    wp_id = ids.wp_id(raw) if len(raw) <= 20 else None
+    if wp_id is None:
         return None, f"{_short(raw)} is not a WikiPathways id like WP254."
-    wp_id = f"WP{int(match.group(1))}"
     if conn.execute("SELECT 1 FROM pathways WHERE wp_id = ?", (wp_id,)).fetchone() is None:
         return None, f"{wp_id} is not in the pathway catalogue."
     return wp_id, None

@@ -29,6 +29,7 @@ from .genes import (
     read_alias_rows,
     read_go,
 )
+from .ids import id_number
 from .suggestions import (
     DEFAULT_RECIPE,
     KE_SET,
@@ -129,8 +130,8 @@ def build_store(conn: sqlite3.Connection, encoder: Encoder, output: str | Path, 
                               "data/seed/kers.jsonl`; nothing was written")
     started = time.monotonic()
     sets: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for name, items in ((KE_SET, sorted(catalog.key_events.values(), key=lambda k: int(k.ke_id.split()[1]))),
-                        (WP_SET, sorted(catalog.pathways.values(), key=lambda p: int(p.wp_id[2:])))):
+    for name, items in ((KE_SET, sorted(catalog.key_events.values(), key=lambda k: id_number(k.ke_id))),
+                        (WP_SET, sorted(catalog.pathways.values(), key=lambda p: id_number(p.wp_id)))):
         pairs = [(item.title, item.description) for item in items]
         bar = progress(count_texts(recipe, pairs), name.replace("_", " ")) if progress else None
         try:
