@@ -21,7 +21,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request, url
 from ..db import get_db
 from ..engine import get_engine
 from ..errors import error_response
-from ..services import exports, ids, openapi, search
+from ..services import catalog, exports, ids, openapi, search
 from ..services.exports import InvalidParameter
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -188,7 +188,7 @@ def engine_unavailable(status: dict[str, Any], what: str, reason: str | None = N
 
 def key_event_or_404(raw_id: str) -> sqlite3.Row:
     ke_id = exports.parse_ke_id(raw_id, "ke_id")
-    row = get_db().execute("SELECT * FROM key_events WHERE ke_id = ?", (ke_id,)).fetchone()
+    row = catalog.key_event(get_db(), ke_id)
     if row is None:
         abort(404, f"There is no Key Event {ke_id} in the catalogue.")
     return row
@@ -196,7 +196,7 @@ def key_event_or_404(raw_id: str) -> sqlite3.Row:
 
 def pathway_or_404(raw_id: str) -> sqlite3.Row:
     wp_id = exports.parse_wp_id(raw_id, "wp_id")
-    row = get_db().execute("SELECT * FROM pathways WHERE wp_id = ?", (wp_id,)).fetchone()
+    row = catalog.pathway(get_db(), wp_id)
     if row is None:
         abort(404, f"There is no pathway {wp_id} in the catalogue.")
     return row
@@ -243,20 +243,14 @@ def key_event(ke_id: str):
     conn = get_db()
     row = key_event_or_404(ke_id)
     ke_id = row["ke_id"]
-    upstream = [r[0] for r in conn.execute(
-        "SELECT upstream_ke_id FROM ke_relationships WHERE downstream_ke_id = ? "
-        f"ORDER BY {ids.sql_number('upstream_ke_id', ids.KE_PREFIX)}", (ke_id,))]
-    downstream = [r[0] for r in conn.execute(
-        "SELECT downstream_ke_id FROM ke_relationships WHERE upstream_ke_id = ? "
-        f"ORDER BY {ids.sql_number('downstream_ke_id', ids.KE_PREFIX)}", (ke_id,))]
     number = ids.id_number(ke_id)
     return jsonify({
         **ke_summary(row),
         "description": row["description"],
         "iri": f"{exports.KE_IRI}{number}",
         "aopwiki_url": exports.AOPWIKI_URL.format(number),
-        "upstream_ke_ids": upstream,
-        "downstream_ke_ids": downstream,
+        "upstream_ke_ids": catalog.neighbour_ids(conn, ke_id, "upstream"),
+        "downstream_ke_ids": catalog.neighbour_ids(conn, ke_id, "downstream"),
         "mapping_count": exports.count_mappings(conn, exports.MappingFilter(ke_id=ke_id)),
         "mappings_url": public_url("api.mappings", ke=ids.ke_path(ke_id)),
         "suggestions_url": public_url("api.ke_suggestions", ke_id=ids.ke_path(ke_id)),
