@@ -46,6 +46,8 @@ FORMAT = "kewp-embeddings"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 NORM_TOLERANCE = 1e-3
+KE_SET = "key_events"  # the store's two sets: Key Event and pathway vectors
+WP_SET = "pathways"
 REBUILD_HINT = ("rebuild it with `flask --app app embeddings build` "
                 "(or `python scripts/precompute_embeddings.py --database DB --output DIR`)")
 

@@ -18,7 +18,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .embeddings import EmbeddingsError, EmbeddingStore
+from .catalog import Catalog, load_catalog
+from .embeddings import KE_SET, WP_SET, EmbeddingsError, EmbeddingStore
 from .encoder import Encoder
 from .genes import (
     ALIAS_FILE,
@@ -30,17 +31,7 @@ from .genes import (
     read_go,
 )
 from .ids import id_number
-from .suggestions import (
-    DEFAULT_RECIPE,
-    KE_SET,
-    RECIPES,
-    WP_SET,
-    Catalog,
-    clean_text,
-    count_texts,
-    encode_items,
-    load_catalog,
-)
+from .text_recipes import DEFAULT_RECIPE, RECIPES, clean_text, count_texts, encode_items
 
 log = logging.getLogger(__name__)
 
