@@ -23,6 +23,7 @@ from ..engine import get_engine
 from ..errors import error_response
 from ..services import catalog, exports, ids, openapi, search
 from ..services.exports import InvalidParameter
+from .lookups import key_event_or_404, pathway_or_404
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -217,24 +218,6 @@ def suggestions_or_503(what: str, usable: Callable[[dict[str, Any]], bool], run:
     return jsonify(**echo, items=[suggestion_record(s) for s in results])
 
 
-# --- lookups ------------------------------------------------------------------------------
-
-def key_event_or_404(raw_id: str) -> sqlite3.Row:
-    ke_id = exports.parse_ke_id(raw_id, "ke_id")
-    row = catalog.key_event(get_db(), ke_id)
-    if row is None:
-        abort(404, f"There is no Key Event {ke_id} in the catalogue.")
-    return row
-
-
-def pathway_or_404(raw_id: str) -> sqlite3.Row:
-    wp_id = exports.parse_wp_id(raw_id, "wp_id")
-    row = catalog.pathway(get_db(), wp_id)
-    if row is None:
-        abort(404, f"There is no pathway {wp_id} in the catalogue.")
-    return row
-
-
 # --- routes -------------------------------------------------------------------------------
 
 @bp.get("/")
@@ -269,7 +252,7 @@ def key_events():
 @bp.get("/key-events/<ke_id>")
 @params()
 def key_event(ke_id: str):
-    row = key_event_or_404(ke_id)
+    row = key_event_or_404(exports.parse_ke_id(ke_id, "ke_id"))
     ke_id = row["ke_id"]
     number = ids.id_number(ke_id)
     return catalogue_item(
@@ -285,7 +268,7 @@ def key_event(ke_id: str):
 @params("k")
 def ke_suggestions(ke_id: str):
     k = int_param("k", openapi.K_DEFAULT, 1, openapi.K_MAX)
-    row = key_event_or_404(ke_id)
+    row = key_event_or_404(exports.parse_ke_id(ke_id, "ke_id"))
     return suggestions_or_503("Suggestions", lambda status: bool(status.get("ready")),
                        lambda engine: engine.suggest_for_ke(row["ke_id"], k=k), ke_id=row["ke_id"], k=k)
 
@@ -310,7 +293,7 @@ def pathways():
 @bp.get("/pathways/<wp_id>")
 @params()
 def pathway(wp_id: str):
-    row = pathway_or_404(wp_id)
+    row = pathway_or_404(exports.parse_wp_id(wp_id, "wp_id"))
     wp_id = row["wp_id"]
     return catalogue_item(
         row, wp_summary, mappings=exports.MappingFilter(wp_id=wp_id),

@@ -11,6 +11,7 @@ from ..db import get_db
 from ..engine import get_engine
 from ..services import catalog, ids, search
 from ..services import mappings as mapping_reads
+from .lookups import key_event_or_404, pathway_or_404
 from .paging import page_arg
 
 log = logging.getLogger(__name__)
@@ -35,17 +36,10 @@ def key_events():
     return render_template("ke_list.html", result=result, q=q, level=level, levels=levels)
 
 
-def _ke_or_404(number: int):
-    row = catalog.key_event(get_db(), ids.ke_for(number))
-    if row is None:
-        abort(404, f"There is no Key Event {ids.ke_for(number)} in the catalogue.")
-    return row
-
-
 @bp.get("/ke/<sqlite_int:number>")
 def key_event(number: int):
     conn = get_db()
-    ke = _ke_or_404(number)
+    ke = key_event_or_404(ids.ke_for(number))
     extra = json.loads(ke["extra"])
     upstream = catalog.neighbours(conn, ke["ke_id"], "upstream")
     downstream = catalog.neighbours(conn, ke["ke_id"], "downstream")
@@ -78,9 +72,7 @@ def pathways():
 @bp.get("/pathways/WP<sqlite_int:number>")
 def pathway(number: int):
     conn = get_db()
-    wp = catalog.pathway(conn, ids.wp_for(number))
-    if wp is None:
-        abort(404, f"There is no pathway {ids.wp_for(number)} in the catalogue.")
+    wp = pathway_or_404(ids.wp_for(number))
     mappings = mapping_reads.mappings_of_pathway(conn, wp["wp_id"])
     return render_template("pathway_detail.html", wp=wp, genes=json.loads(wp["genes"]),
                            extra=json.loads(wp["extra"]), mappings=mappings)
