@@ -31,10 +31,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app import db
 from app.config import default_model_path
+from app.services.catalog import load_catalog
 from app.services.embeddings import EmbeddingsError, EmbeddingStore
 from app.services.encoder import Encoder, ModelError
 from app.services.precompute import build_store
-from app.services.suggestions import SuggestConfig, Suggester, load_catalog
+from app.services.suggestions import SuggestConfig, Suggester
 
 REPO = Path(__file__).resolve().parents[1]
 
