@@ -111,6 +111,12 @@ def schema_version(conn: sqlite3.Connection) -> int:
     return conn.execute("PRAGMA user_version").fetchone()[0]
 
 
+def check_write_lock(conn: sqlite3.Connection) -> None:
+    """Take the write lock, then release it: raises on a read-only file, -wal or directory."""
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("ROLLBACK")
+
+
 def migrate(conn: sqlite3.Connection) -> list[int]:
     """Apply every migration newer than PRAGMA user_version, each in its own transaction."""
     applied = []

@@ -25,18 +25,11 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from . import db
-from .services.embeddings import EmbeddingsError, EmbeddingsMissing, EmbeddingStore
+from .services.catalog import Catalog, load_catalog
+from .services.embeddings import KE_SET, WP_SET, EmbeddingsError, EmbeddingsMissing, EmbeddingStore
 from .services.encoder import Encoder, ModelError, check_model_dir, fingerprint, model_name
 from .services.neighbours import ApprovedSuggester
-from .services.suggestions import (
-    KE_SET,
-    WP_SET,
-    Catalog,
-    Suggester,
-    Suggestion,
-    SuggestionError,
-    load_catalog,
-)
+from .services.suggestions import Suggester, Suggestion, SuggestionError
 
 log = logging.getLogger(__name__)
 

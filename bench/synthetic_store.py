@@ -14,8 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.services.embeddings import EmbeddingStore, ModelInfo
-from app.services.suggestions import KE_SET, WP_SET
+from app.services.embeddings import KE_SET, WP_SET, EmbeddingStore, ModelInfo
 
 
 def build(sample: Path, output: Path, pathways: int, seed: int = 0) -> Path:

@@ -28,6 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app import db
+from app.services.catalog import load_catalog
 from app.services.embeddings import EmbeddingsError, EmbeddingStore
 from app.services.evaluation import (
     SIGNALS,
@@ -39,7 +40,7 @@ from app.services.evaluation import (
     read_links,
 )
 from app.services.neighbours import ApprovedSuggester, NeighbourConfig
-from app.services.suggestions import SuggestConfig, load_catalog
+from app.services.suggestions import SuggestConfig
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_LINKS = [REPO / "data" / "seed" / "mappings.jsonl", REPO / "data" / "seed" / "curated_links_dev.jsonl"]

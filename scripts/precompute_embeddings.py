@@ -26,7 +26,7 @@ from app.config import default_model_path
 from app.services.embeddings import EmbeddingsError
 from app.services.encoder import Encoder, ModelError
 from app.services.precompute import DEFAULT_REFERENCE_DIR, build_store, tqdm_progress
-from app.services.suggestions import DEFAULT_RECIPE, RECIPES
+from app.services.text_recipes import DEFAULT_RECIPE, RECIPES
 
 
 def main(argv: list[str] | None = None) -> int:

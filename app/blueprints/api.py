@@ -21,8 +21,9 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request, url
 from ..db import get_db
 from ..engine import get_engine
 from ..errors import error_response
-from ..services import exports, ids, openapi, search
+from ..services import catalog, exports, ids, openapi, search
 from ..services.exports import InvalidParameter
+from .lookups import key_event_or_404, pathway_or_404
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -111,12 +112,8 @@ def public_url(endpoint: str, **values: Any) -> str:
     return current_app.config["PUBLIC_URL"] + url_for(endpoint, **values)
 
 
-def ke_path(ke_id: str) -> str:
-    return ke_id.replace(" ", "")
-
-
 def ke_url(ke_id: str) -> str:
-    return public_url("api.key_event", ke_id=ke_path(ke_id))
+    return public_url("api.key_event", ke_id=ids.ke_path(ke_id))
 
 
 def wp_url(wp_id: str) -> str:
@@ -190,22 +187,37 @@ def engine_unavailable(status: dict[str, Any], what: str, reason: str | None = N
     return jsonify(error={"status": 503, "message": message, "engine": status}), 503
 
 
-# --- lookups ------------------------------------------------------------------------------
+def search_listing(kind: str, summary: Callable[[sqlite3.Row], dict[str, Any]], csv_fields: Sequence[str],
+                   filters: Callable[[], dict[str, str]]) -> Response:
+    """A catalogue list: `q`, paging and the Accept header are checked first, then the view's filters."""
+    q = text_param("q", openapi.Q_MAX)
+    page, per_page = paging()
+    as_csv = wants_csv()
+    result = search.search(get_db(), kind, q, page=page, per_page=per_page, filters=filters())
+    return listing([summary(r) for r in result.rows], result.total, page, per_page,
+                   csv_fields=csv_fields, as_csv=as_csv)
 
-def key_event_or_404(raw_id: str) -> sqlite3.Row:
-    ke_id = exports.parse_ke_id(raw_id, "ke_id")
-    row = get_db().execute("SELECT * FROM key_events WHERE ke_id = ?", (ke_id,)).fetchone()
-    if row is None:
-        abort(404, f"There is no Key Event {ke_id} in the catalogue.")
-    return row
+
+def catalogue_item(row: sqlite3.Row, summary: Callable[[sqlite3.Row], dict[str, Any]], *,
+                   mappings: exports.MappingFilter, mappings_url: str, **fields: Any) -> Response:
+    """A Key Event or pathway: its summary, description and own fields, then its approved mappings."""
+    return jsonify({**summary(row), "description": row["description"], **fields,
+                    "mapping_count": exports.count_mappings(get_db(), mappings), "mappings_url": mappings_url,
+                    "updated_at": row["updated_at"]})
 
 
-def pathway_or_404(raw_id: str) -> sqlite3.Row:
-    wp_id = exports.parse_wp_id(raw_id, "wp_id")
-    row = get_db().execute("SELECT * FROM pathways WHERE wp_id = ?", (wp_id,)).fetchone()
-    if row is None:
-        abort(404, f"There is no pathway {wp_id} in the catalogue.")
-    return row
+def suggestions_or_503(what: str, usable: Callable[[dict[str, Any]], bool], run: Callable[[Any], list[Any]],
+                **echo: Any) -> Response | tuple[Response, int]:
+    """The engine's suggestions as JSON, or a 503 saying why there are none (`what` names them)."""
+    engine = get_engine()
+    status = engine.status()
+    if not usable(status):
+        return engine_unavailable(status, what)
+    try:
+        results = run(engine)
+    except LookupError as exc:  # e.g. a KE imported after the embeddings were built
+        return engine_unavailable(status, what, str(exc))
+    return jsonify(**echo, items=[suggestion_record(s) for s in results])
 
 
 # --- routes -------------------------------------------------------------------------------
@@ -231,59 +243,36 @@ def openapi_description():
 @bp.get("/key-events")
 @params("q", "bio_level", *PAGING)
 def key_events():
-    q = text_param("q", openapi.Q_MAX)
-    page, per_page = paging()
-    as_csv = wants_csv()
-    level = search.bio_level(request.args.get("bio_level"))
-    if level is None:
-        raise InvalidParameter("bio_level", search.unknown_bio_level("bio_level", request.args["bio_level"]))
-    result = search.search(get_db(), "key_events", q, page=page, per_page=per_page,
-                           filters={"bio_level": level})
-    return listing([ke_summary(r) for r in result.rows], result.total, page, per_page,
-                   csv_fields=KE_CSV_FIELDS, as_csv=as_csv)
+    def filters() -> dict[str, str]:
+        level = search.bio_level(request.args.get("bio_level"))
+        if level is None:
+            raise InvalidParameter("bio_level", search.unknown_bio_level("bio_level", request.args["bio_level"]))
+        return {"bio_level": level}
+    return search_listing("key_events", ke_summary, KE_CSV_FIELDS, filters)
 
 
 @bp.get("/key-events/<ke_id>")
 @params()
 def key_event(ke_id: str):
-    conn = get_db()
-    row = key_event_or_404(ke_id)
+    row = key_event_or_404(exports.parse_ke_id(ke_id, "ke_id"))
     ke_id = row["ke_id"]
-    upstream = [r[0] for r in conn.execute(
-        "SELECT upstream_ke_id FROM ke_relationships WHERE downstream_ke_id = ? "
-        "ORDER BY CAST(substr(upstream_ke_id, 4) AS INTEGER)", (ke_id,))]
-    downstream = [r[0] for r in conn.execute(
-        "SELECT downstream_ke_id FROM ke_relationships WHERE upstream_ke_id = ? "
-        "ORDER BY CAST(substr(downstream_ke_id, 4) AS INTEGER)", (ke_id,))]
-    number = exports.ke_number(ke_id)
-    return jsonify({
-        **ke_summary(row),
-        "description": row["description"],
-        "iri": f"{exports.KE_IRI}{number}",
-        "aopwiki_url": exports.AOPWIKI_URL.format(number),
-        "upstream_ke_ids": upstream,
-        "downstream_ke_ids": downstream,
-        "mapping_count": exports.count_mappings(conn, exports.MappingFilter(ke_id=ke_id)),
-        "mappings_url": public_url("api.mappings", ke=ke_path(ke_id)),
-        "suggestions_url": public_url("api.ke_suggestions", ke_id=ke_path(ke_id)),
-        "updated_at": row["updated_at"],
-    })
+    number = ids.id_number(ke_id)
+    return catalogue_item(
+        row, ke_summary, mappings=exports.MappingFilter(ke_id=ke_id),
+        mappings_url=public_url("api.mappings", ke=ids.ke_path(ke_id)),
+        iri=f"{exports.KE_IRI}{number}", aopwiki_url=exports.AOPWIKI_URL.format(number),
+        upstream_ke_ids=catalog.neighbour_ids(get_db(), ke_id, "upstream"),
+        downstream_ke_ids=catalog.neighbour_ids(get_db(), ke_id, "downstream"),
+        suggestions_url=public_url("api.ke_suggestions", ke_id=ids.ke_path(ke_id)))
 
 
 @bp.get("/key-events/<ke_id>/suggestions")
 @params("k")
 def ke_suggestions(ke_id: str):
     k = int_param("k", openapi.K_DEFAULT, 1, openapi.K_MAX)
-    row = key_event_or_404(ke_id)
-    engine = get_engine()
-    status = engine.status()
-    if not status.get("ready"):
-        return engine_unavailable(status, "Suggestions")
-    try:
-        results = engine.suggest_for_ke(row["ke_id"], k=k)
-    except LookupError as exc:  # e.g. a KE imported after the embeddings were built
-        return engine_unavailable(status, "Suggestions", str(exc))
-    return jsonify(ke_id=row["ke_id"], k=k, items=[suggestion_record(s) for s in results])
+    row = key_event_or_404(exports.parse_ke_id(ke_id, "ke_id"))
+    return suggestions_or_503("Suggestions", lambda status: bool(status.get("ready")),
+                       lambda engine: engine.suggest_for_ke(row["ke_id"], k=k), ke_id=row["ke_id"], k=k)
 
 
 @bp.get("/suggestions")
@@ -291,45 +280,28 @@ def ke_suggestions(ke_id: str):
 def suggest_text():
     text = text_param("text", openapi.TEXT_MAX, required=True)
     k = int_param("k", openapi.K_DEFAULT, 1, openapi.K_MAX)
-    engine = get_engine()
-    status = engine.status()
-    if not (status.get("ready") and status.get("model") == "loaded"):
-        return engine_unavailable(status, "Free-text suggestions")
-    try:
-        results = engine.suggest_for_text(text, k=k)
-    except LookupError as exc:
-        return engine_unavailable(status, "Free-text suggestions", str(exc))
-    return jsonify(text=text, k=k, items=[suggestion_record(s) for s in results])
+    return suggestions_or_503("Free-text suggestions",
+                       lambda status: bool(status.get("ready") and status.get("model") == "loaded"),
+                       lambda engine: engine.suggest_for_text(text, k=k), text=text, k=k)
 
 
 @bp.get("/pathways")
 @params("q", "organism", *PAGING)
 def pathways():
-    q = text_param("q", openapi.Q_MAX)
-    page, per_page = paging()
-    as_csv = wants_csv()
-    result = search.search(get_db(), "pathways", q, page=page, per_page=per_page,
-                           filters={"organism": request.args.get("organism", "")})
-    return listing([wp_summary(r) for r in result.rows], result.total, page, per_page,
-                   csv_fields=WP_CSV_FIELDS, as_csv=as_csv)
+    return search_listing("pathways", wp_summary, WP_CSV_FIELDS,
+                          lambda: {"organism": request.args.get("organism", "")})
 
 
 @bp.get("/pathways/<wp_id>")
 @params()
 def pathway(wp_id: str):
-    conn = get_db()
-    row = pathway_or_404(wp_id)
+    row = pathway_or_404(exports.parse_wp_id(wp_id, "wp_id"))
     wp_id = row["wp_id"]
-    return jsonify({
-        **wp_summary(row),
-        "description": row["description"],
-        "genes": json.loads(row["genes"]),
-        "iri": f"{exports.WP_IRI}{wp_id}",
-        "wikipathways_url": exports.WIKIPATHWAYS_URL.format(wp_id),
-        "mapping_count": exports.count_mappings(conn, exports.MappingFilter(wp_id=wp_id)),
-        "mappings_url": public_url("api.mappings", pathway=wp_id),
-        "updated_at": row["updated_at"],
-    })
+    return catalogue_item(
+        row, wp_summary, mappings=exports.MappingFilter(wp_id=wp_id),
+        mappings_url=public_url("api.mappings", pathway=wp_id),
+        genes=json.loads(row["genes"]), iri=f"{exports.WP_IRI}{wp_id}",
+        wikipathways_url=exports.WIKIPATHWAYS_URL.format(wp_id))
 
 
 @bp.get("/mappings")

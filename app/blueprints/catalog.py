@@ -9,7 +9,9 @@ from flask import Blueprint, abort, g, render_template, request
 
 from ..db import get_db
 from ..engine import get_engine
-from ..services import search
+from ..services import catalog, ids, search
+from ..services import mappings as mapping_reads
+from .lookups import key_event_or_404, pathway_or_404
 from .paging import page_arg
 
 log = logging.getLogger(__name__)
@@ -19,11 +21,7 @@ PER_PAGE = 25
 
 @bp.get("/")
 def index():
-    conn = get_db()
-    counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-              for t in ("key_events", "pathways", "mappings")}
-    counts["pending"] = conn.execute("SELECT count(*) FROM proposals WHERE status = 'pending'").fetchone()[0]
-    return render_template("index.html", counts=counts)
+    return render_template("index.html", counts=catalog.overview_counts(get_db()))
 
 
 @bp.get("/ke")
@@ -34,37 +32,20 @@ def key_events():
         abort(400, search.unknown_bio_level("level", request.args["level"]))
     result = search.search(get_db(), "key_events", q, page=page_arg(), per_page=PER_PAGE,
                            filters={"bio_level": level})
-    levels = [r[0] for r in get_db().execute(
-        "SELECT DISTINCT bio_level FROM key_events WHERE bio_level IS NOT NULL ORDER BY 1")]
+    levels = catalog.bio_levels(get_db())
     return render_template("ke_list.html", result=result, q=q, level=level, levels=levels)
-
-
-def _ke_or_404(number: int):
-    row = get_db().execute("SELECT * FROM key_events WHERE ke_id = ?", (f"KE {number}",)).fetchone()
-    if row is None:
-        abort(404, f"There is no Key Event KE {number} in the catalogue.")
-    return row
 
 
 @bp.get("/ke/<sqlite_int:number>")
 def key_event(number: int):
     conn = get_db()
-    ke = _ke_or_404(number)
+    ke = key_event_or_404(ids.ke_for(number))
     extra = json.loads(ke["extra"])
-    upstream = conn.execute(
-        "SELECT k.ke_id, k.title FROM ke_relationships r JOIN key_events k ON k.ke_id = r.upstream_ke_id "
-        "WHERE r.downstream_ke_id = ? ORDER BY k.title", (ke["ke_id"],)).fetchall()
-    downstream = conn.execute(
-        "SELECT k.ke_id, k.title FROM ke_relationships r JOIN key_events k ON k.ke_id = r.downstream_ke_id "
-        "WHERE r.upstream_ke_id = ? ORDER BY k.title", (ke["ke_id"],)).fetchall()
-    mappings = conn.execute(
-        "SELECT m.*, p.title AS wp_title FROM mappings m JOIN pathways p USING (wp_id) WHERE m.ke_id = ? "
-        "ORDER BY m.confidence, p.title", (ke["ke_id"],)).fetchall()
+    upstream = catalog.neighbours(conn, ke["ke_id"], "upstream")
+    downstream = catalog.neighbours(conn, ke["ke_id"], "downstream")
+    mappings = mapping_reads.mappings_of_ke(conn, ke["ke_id"])
     # Pending proposals are for signed-in users (like the proposal pages they link to).
-    pending = conn.execute(
-        "SELECT pr.*, p.title AS wp_title FROM proposals pr JOIN pathways p USING (wp_id) "
-        "WHERE pr.ke_id = ? AND pr.status = 'pending' ORDER BY pr.proposed_at", (ke["ke_id"],)).fetchall() \
-        if g.user is not None else []
+    pending = mapping_reads.pending_of_ke(conn, ke["ke_id"]) if g.user is not None else []
     engine = get_engine()
     status = engine.status()
     suggestions, notice = [], None
@@ -91,12 +72,8 @@ def pathways():
 @bp.get("/pathways/WP<sqlite_int:number>")
 def pathway(number: int):
     conn = get_db()
-    wp = conn.execute("SELECT * FROM pathways WHERE wp_id = ?", (f"WP{number}",)).fetchone()
-    if wp is None:
-        abort(404, f"There is no pathway WP{number} in the catalogue.")
-    mappings = conn.execute(
-        "SELECT m.*, k.title AS ke_title FROM mappings m JOIN key_events k USING (ke_id) WHERE m.wp_id = ? "
-        "ORDER BY k.title", (wp["wp_id"],)).fetchall()
+    wp = pathway_or_404(ids.wp_for(number))
+    mappings = mapping_reads.mappings_of_pathway(conn, wp["wp_id"])
     return render_template("pathway_detail.html", wp=wp, genes=json.loads(wp["genes"]),
                            extra=json.loads(wp["extra"]), mappings=mappings)
 

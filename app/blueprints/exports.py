@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, abort, render_template, request
 
 from ..db import get_db
-from ..services import exports
+from ..services import confidence, exports
 from .api import public_url
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ def index():
     counts = exports.confidence_counts(get_db())
     selected = sum(counts[level] for level in exports.levels_at_least(min_confidence))
     return render_template("exports/index.html", formats=FORMATS, counts=counts, selected=selected,
-                           levels=exports.CONFIDENCE_LEVELS, min_confidence=min_confidence or "")
+                           levels=confidence.LEVELS_BEST_FIRST, min_confidence=min_confidence or "")
 
 
 def _download(fmt: str, body: str, min_confidence: str | None) -> Response:

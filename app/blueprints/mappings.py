@@ -18,7 +18,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 
 from ..db import get_db
 from ..engine import get_engine
-from ..services import confidence
+from ..services import catalog, confidence
 from ..services import mappings as svc
 from .auth import login_required
 from .paging import page_arg
@@ -47,7 +47,7 @@ def index():
     result = svc.list_mappings(conn, confidence_level=level or None, ke_id=ke_id, wp_id=wp_id,
                                page=page_arg(), per_page=PER_PAGE)
     return render_template("mappings/index.html", result=result, level=level, ke=ke_arg, wp=wp_arg,
-                           levels=list(reversed(confidence.LEVELS)))
+                           levels=list(confidence.LEVELS_BEST_FIRST))
 
 
 @bp.get("/mappings/<sqlite_int:mapping_id>")
@@ -107,11 +107,11 @@ def _catalog_lookup(conn: sqlite3.Connection, ke: str, wp: str) -> tuple[sqlite3
     if ke:
         ke_id, hints["ke"] = svc.clean_ke_id(conn, ke)
         if ke_id:
-            ke_row = conn.execute("SELECT ke_id, title FROM key_events WHERE ke_id = ?", (ke_id,)).fetchone()
+            ke_row = catalog.key_event(conn, ke_id)
     if wp:
         wp_id, hints["wp"] = svc.clean_wp_id(conn, wp)
         if wp_id:
-            wp_row = conn.execute("SELECT wp_id, title FROM pathways WHERE wp_id = ?", (wp_id,)).fetchone()
+            wp_row = catalog.pathway(conn, wp_id)
     return ke_row, wp_row, {k: v for k, v in hints.items() if v}
 
 

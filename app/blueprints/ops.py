@@ -28,9 +28,7 @@ def _database_check() -> tuple[bool, str]:
         expected = db.schema_version_expected()
         if version != expected:
             return False, f"schema version {version}, expected {expected}: restart to migrate"
-        # Taking the write lock (then releasing it) fails on a read-only file, -wal or directory.
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute("ROLLBACK")
+        db.check_write_lock(conn)
         return True, f"schema {version}"
     except Exception as exc:  # noqa: BLE001 (any failure means not ready; say which)
         return False, f"error: {exc}"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import hashlib
 import io
 import json
 import re
@@ -21,10 +20,8 @@ from typing import Any
 
 from ..db import write_transaction
 from . import ids
-from .ids import KE_ID, WP_ID  # noqa: F401 (services/mappings.py and search.py import them from here)
+from .checksums import sha256_file
 
-KER_ID = re.compile(r"^\s*KER\s*[:_ ]?\s*(\d+)\s*$", re.IGNORECASE)
-AOP_ID = re.compile(r"^\s*AOP\s*[:_ ]?\s*(\d+)\s*$", re.IGNORECASE)
 KINDS = ("key_events", "pathways", "ke_relationships")
 BATCH = 500
 MAX_TITLE = 1000
@@ -161,17 +158,17 @@ def _ke_row(record: dict[str, Any]) -> dict[str, Any]:
     aop_ids += _list(record, "aop_ids")
     normalized = []
     for aop in aop_ids:
-        match = AOP_ID.match(str(aop))
-        if not match:
+        aop_id = ids.aop_id(str(aop))
+        if aop_id is None:
             raise RowError(f"AOP id {aop!r} is not like 'AOP 123'")
-        normalized.append(f"AOP {int(match.group(1))}")
+        normalized.append(aop_id)
     extra = {k: record[k] for k in ("ke_iri", "aops", "roles", "event_components") if record.get(k)}
     return {
         "ke_id": normalize_ke_id(record.get("ke_id")),
         "title": _text(record, "title", required=True, limit=MAX_TITLE),
         "bio_level": _text(record, "bio_level", limit=100),
         "description": _text(record, "description"),
-        "aop_ids": json.dumps(sorted(set(normalized), key=lambda a: int(a.split()[1]))),
+        "aop_ids": json.dumps(sorted(set(normalized), key=ids.id_number)),
         "extra": json.dumps(extra, sort_keys=True),
     }
 
@@ -194,11 +191,11 @@ def _pathway_row(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _ker_row(record: dict[str, Any]) -> dict[str, Any]:
-    match = KER_ID.match(str(record.get("ker_id", "")))
-    if not match:
+    ker_id = ids.ker_id(str(record.get("ker_id", "")))
+    if ker_id is None:
         raise RowError(f"ker_id {record.get('ker_id')!r} is not like 'KER 123'")
     return {
-        "ker_id": f"KER {int(match.group(1))}",
+        "ker_id": ker_id,
         "upstream_ke_id": normalize_ke_id(record.get("upstream_ke_id")),
         "downstream_ke_id": normalize_ke_id(record.get("downstream_ke_id")),
     }
@@ -228,14 +225,6 @@ def _upsert(conn: sqlite3.Connection, kind: str, row: dict[str, Any]) -> str:
     conn.execute(f"UPDATE {kind} SET {assignments}{touch} WHERE {key} = ?",
                  [row[c] for c in columns if c != key] + [row[key]])
     return "updated"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def import_file(conn: sqlite3.Connection, path: str | Path, kind: str | None = None,
@@ -295,7 +284,7 @@ def import_file(conn: sqlite3.Connection, path: str | Path, kind: str | None = N
     with write_transaction(conn):
         conn.execute("INSERT INTO catalog_imports (kind, source, sha256, inserted, updated, unchanged, rejected) "
                      "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                     (report.kind, path.name, _sha256(path), report.inserted, report.updated,
+                     (report.kind, path.name, sha256_file(path), report.inserted, report.updated,
                       report.unchanged, len(report.rejected)))
     return report
 

@@ -17,6 +17,7 @@ from typing import Any
 
 CONFIG_PATH = Path(__file__).resolve().parent.parent / "confidence.toml"
 LEVELS = ("low", "medium", "high")  # in increasing order
+LEVELS_BEST_FIRST = tuple(reversed(LEVELS))  # how lists, filters and exports show them
 
 
 @dataclass(frozen=True)

@@ -38,12 +38,16 @@ from typing import Any
 
 import numpy as np
 
+from .checksums import sha256_file
+
 log = logging.getLogger(__name__)
 
 FORMAT = "kewp-embeddings"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 NORM_TOLERANCE = 1e-3
+KE_SET = "key_events"  # the store's two sets: Key Event and pathway vectors
+WP_SET = "pathways"
 REBUILD_HINT = ("rebuild it with `flask --app app embeddings build` "
                 "(or `python scripts/precompute_embeddings.py --database DB --output DIR`)")
 
@@ -98,14 +102,6 @@ class EmbeddingSet:
     def vector(self, item_id: str) -> np.ndarray | None:
         row = self.index.get(item_id)
         return None if row is None else self.vectors[row]
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _combined_checksum(files: Mapping[str, str]) -> str:
@@ -212,7 +208,7 @@ class EmbeddingStore:
                                             encoding="utf-8")
                 extra_entries[name] = filename
             for path in sorted(tmp.iterdir()):
-                files[path.name] = _sha256_file(path)
+                files[path.name] = sha256_file(path)
                 sizes[path.name] = path.stat().st_size
             manifest = {
                 "format": FORMAT,
@@ -341,7 +337,7 @@ class EmbeddingStore:
             if name in sizes and size != sizes[name]:
                 what = "truncated" if size < sizes[name] else "replaced or changed"
                 raise EmbeddingsError(f"{path}: {size} bytes, the manifest says {sizes[name]} ({what}); {REBUILD_HINT}")
-            actual = _sha256_file(path)
+            actual = sha256_file(path)
             if actual != expected:
                 raise EmbeddingsError(f"{path}: checksum mismatch (sha256 {actual[:12]}..., manifest says "
                                       f"{expected[:12]}...): the file was changed or corrupted; {REBUILD_HINT}")

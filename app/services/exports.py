@@ -17,9 +17,9 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from . import ids
+from .confidence import LEVELS_BEST_FIRST
 from .text import strip_forbidden
 
-CONFIDENCE_LEVELS = ("high", "medium", "low")  # best first
 # Cells a spreadsheet would run as a formula (OWASP "CSV injection") get a leading quote.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -51,39 +51,34 @@ def parse_confidence(value: str | None, parameter: str = "min_confidence") -> st
     if value is None or not value.strip():
         return None
     level = value.strip().lower()
-    if level not in CONFIDENCE_LEVELS:
+    if level not in LEVELS_BEST_FIRST:
         raise InvalidParameter(parameter, f"{parameter}={value[:40]!r} is not allowed; "
-                                          f"use one of {', '.join(CONFIDENCE_LEVELS)}")
+                                          f"use one of {', '.join(LEVELS_BEST_FIRST)}")
     return level
 
 
 def levels_at_least(min_confidence: str | None) -> tuple[str, ...]:
     """The confidence levels that pass a minimum: medium -> (high, medium)."""
     if min_confidence is None:
-        return CONFIDENCE_LEVELS
-    return CONFIDENCE_LEVELS[:CONFIDENCE_LEVELS.index(min_confidence) + 1]
+        return LEVELS_BEST_FIRST
+    return LEVELS_BEST_FIRST[:LEVELS_BEST_FIRST.index(min_confidence) + 1]
 
 
 def parse_ke_id(value: str, parameter: str = "ke_id") -> str:
     """'KE 55', 'KE55', 'ke_55', 'KE:55' and '55' all mean 'KE 55' (ASCII digits only)."""
-    ke_id = ids.ke_id(value, bare=True)
-    if ke_id is None:
-        raise InvalidParameter(parameter, f"{parameter}={(value or '')[:40]!r} is not a Key Event id; "
-                                          "use 'KE 55', 'KE55' or '55'")
-    return ke_id
+    return _given(ids.ke_id(value, bare=True), value, parameter, "a Key Event id; use 'KE 55', 'KE55' or '55'")
 
 
 def parse_wp_id(value: str, parameter: str = "wp_id") -> str:
     """'WP254', 'wp254', 'WP 254' and '254' all mean 'WP254' (ASCII digits only)."""
-    wp_id = ids.wp_id(value, bare=True)
-    if wp_id is None:
-        raise InvalidParameter(parameter, f"{parameter}={(value or '')[:40]!r} is not a WikiPathways id; "
-                                          "use 'WP254' or '254'")
-    return wp_id
+    return _given(ids.wp_id(value, bare=True), value, parameter, "a WikiPathways id; use 'WP254' or '254'")
 
 
-def ke_number(ke_id: str) -> int:
-    return int(ke_id.split()[1])
+def _given(parsed: str | None, value: str, parameter: str, expected: str) -> str:
+    """The parsed id, or the 400 that names the parameter and the forms it takes."""
+    if parsed is None:
+        raise InvalidParameter(parameter, f"{parameter}={(value or '')[:40]!r} is not {expected}")
+    return parsed
 
 
 # --- query --------------------------------------------------------------------------------
@@ -113,7 +108,7 @@ class MappingFilter:
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
-_ORDER = "ORDER BY CAST(substr(m.ke_id, 4) AS INTEGER), CAST(substr(m.wp_id, 3) AS INTEGER)"
+_ORDER = f"ORDER BY {ids.sql_number('m.ke_id', ids.KE_PREFIX)}, {ids.sql_number('m.wp_id', ids.WP_PREFIX)}"
 
 
 def count_mappings(conn: sqlite3.Connection, filters: MappingFilter = MappingFilter()) -> int:
@@ -153,7 +148,7 @@ def get_mapping(conn: sqlite3.Connection, mapping_id: int) -> dict[str, Any] | N
 
 def confidence_counts(conn: sqlite3.Connection) -> dict[str, int]:
     """Approved mappings per confidence level (every level present, zero if none)."""
-    counts = dict.fromkeys(CONFIDENCE_LEVELS, 0)
+    counts = dict.fromkeys(LEVELS_BEST_FIRST, 0)
     for level, n in conn.execute("SELECT confidence, count(*) FROM mappings GROUP BY confidence"):
         counts[level] = n
     return counts
@@ -218,13 +213,13 @@ def to_turtle(mappings: list[dict[str, Any]], mapping_base: str, generated_at: d
         graph.add((dataset, kewp.minConfidence, Literal(min_confidence)))
 
     for m in mappings:
-        ke = ke_ns[str(ke_number(m["ke_id"]))]
+        ke = ke_ns[str(ids.id_number(m["ke_id"]))]
         wp = wp_ns[m["wp_id"]]
         node = URIRef(f"{mapping_base}{m['id']}")
         graph.add((ke, RDF.type, kewp.KeyEvent))
         graph.add((ke, DCTERMS.identifier, Literal(m["ke_id"])))
         graph.add((ke, RDFS.label, Literal(m["ke_title"])))
-        graph.add((ke, RDFS.seeAlso, URIRef(AOPWIKI_URL.format(ke_number(m["ke_id"])))))
+        graph.add((ke, RDFS.seeAlso, URIRef(AOPWIKI_URL.format(ids.id_number(m["ke_id"])))))
         graph.add((wp, RDF.type, kewp.Pathway))
         graph.add((wp, DCTERMS.identifier, Literal(m["wp_id"])))
         graph.add((wp, RDFS.label, Literal(m["wp_title"])))
@@ -276,7 +271,7 @@ def to_gmt(sets: list[tuple[str, str, list[str]]]) -> str:
     """GMT: one line per KE: `KE_55<TAB>KE title<TAB>GENE1<TAB>GENE2...`."""
     lines = []
     for ke_id, title, genes in sets:
-        name = f"KE_{ke_number(ke_id)}"
+        name = f"KE_{ids.id_number(ke_id)}"
         lines.append("\t".join([name, _one_line(title), *genes]))
     return "".join(line + "\n" for line in lines)
 

@@ -22,12 +22,12 @@ from .catalog_import import (
     ImportFileError,
     ImportReport,
     RowError,
-    _sha256,
     catalog_version,
     normalize_ke_id,
     normalize_wp_id,
     read_rows,
 )
+from .checksums import sha256_file
 from .mappings import MAX_RATIONALE, _audit, _mapping_row
 
 KIND = "mappings"
@@ -121,6 +121,6 @@ def import_links(conn: sqlite3.Connection, path: str | Path) -> ImportReport:
             report.inserted += 1
         conn.execute("INSERT INTO catalog_imports (kind, source, sha256, inserted, updated, unchanged, rejected) "
                      "VALUES (?, ?, ?, ?, 0, ?, ?)",
-                     (KIND, path.name, _sha256(path), report.inserted, report.unchanged, len(report.rejected)))
+                     (KIND, path.name, sha256_file(path), report.inserted, report.unchanged, len(report.rejected)))
     return report
 

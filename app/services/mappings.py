@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..db import write_transaction
-from . import confidence
+from . import catalog, confidence, ids
 from . import text as text_rules
-from .catalog_import import KE_ID, WP_ID, catalog_version
+from .catalog_import import catalog_version
 from .paging import Page
 
 log = logging.getLogger(__name__)
@@ -105,29 +105,27 @@ def _short(value: Any, limit: int = 40) -> str:
 
 def clean_ke_id(conn: sqlite3.Connection, value: Any) -> tuple[str | None, str | None]:
     """(normalized id, None) or (None, error message)."""
-    raw = str(value or "").strip()
-    if not raw:
-        return None, "Give a Key Event id, e.g. KE 55."
-    match = KE_ID.match(raw) if len(raw) <= 20 else None
-    if not match:
-        return None, f"{_short(raw)} is not a Key Event id like KE 55."
-    ke_id = f"KE {int(match.group(1))}"
-    if conn.execute("SELECT 1 FROM key_events WHERE ke_id = ?", (ke_id,)).fetchone() is None:
-        return None, f"{ke_id} is not in the Key Event catalogue."
-    return ke_id, None
+    return _clean_id(conn, value, ids.ke_id, catalog.key_event, what="a Key Event id", example="KE 55",
+                     catalogue="Key Event")
 
 
 def clean_wp_id(conn: sqlite3.Connection, value: Any) -> tuple[str | None, str | None]:
+    return _clean_id(conn, value, ids.wp_id, catalog.pathway, what="a WikiPathways id", example="WP254",
+                     catalogue="pathway")
+
+
+def _clean_id(conn: sqlite3.Connection, value: Any, parse: Callable[[str], str | None],
+              find: Callable[[sqlite3.Connection, str], sqlite3.Row | None], *, what: str,
+              example: str, catalogue: str) -> tuple[str | None, str | None]:
     raw = str(value or "").strip()
     if not raw:
-        return None, "Give a WikiPathways id, e.g. WP254."
-    match = WP_ID.match(raw) if len(raw) <= 20 else None
-    if not match:
-        return None, f"{_short(raw)} is not a WikiPathways id like WP254."
-    wp_id = f"WP{int(match.group(1))}"
-    if conn.execute("SELECT 1 FROM pathways WHERE wp_id = ?", (wp_id,)).fetchone() is None:
-        return None, f"{wp_id} is not in the pathway catalogue."
-    return wp_id, None
+        return None, f"Give {what}, e.g. {example}."
+    parsed = parse(raw) if len(raw) <= 20 else None  # a form field, not a document: short
+    if parsed is None:
+        return None, f"{_short(raw)} is not {what} like {example}."
+    if find(conn, parsed) is None:
+        return None, f"{parsed} is not in the {catalogue} catalogue."
+    return parsed, None
 
 
 def clean_text(value: Any, *, what: str, minimum: int, maximum: int) -> tuple[str | None, str | None]:
@@ -417,6 +415,27 @@ def get_mapping(conn: sqlite3.Connection, mapping_id: int) -> sqlite3.Row | None
     return conn.execute(f"{MAPPING_SELECT} WHERE m.id = ?", (mapping_id,)).fetchone()
 
 
+def mappings_of_ke(conn: sqlite3.Connection, ke_id: str) -> list[sqlite3.Row]:
+    """A Key Event's approved mappings with the pathway titles, for its page."""
+    return conn.execute(
+        "SELECT m.*, p.title AS wp_title FROM mappings m JOIN pathways p USING (wp_id) WHERE m.ke_id = ? "
+        "ORDER BY m.confidence, p.title", (ke_id,)).fetchall()
+
+
+def pending_of_ke(conn: sqlite3.Connection, ke_id: str) -> list[sqlite3.Row]:
+    """A Key Event's pending proposals with the pathway titles, oldest first."""
+    return conn.execute(
+        "SELECT pr.*, p.title AS wp_title FROM proposals pr JOIN pathways p USING (wp_id) "
+        "WHERE pr.ke_id = ? AND pr.status = 'pending' ORDER BY pr.proposed_at", (ke_id,)).fetchall()
+
+
+def mappings_of_pathway(conn: sqlite3.Connection, wp_id: str) -> list[sqlite3.Row]:
+    """A pathway's approved mappings with the Key Event titles, for its page."""
+    return conn.execute(
+        "SELECT m.*, k.title AS ke_title FROM mappings m JOIN key_events k USING (ke_id) WHERE m.wp_id = ? "
+        "ORDER BY k.title", (wp_id,)).fetchall()
+
+
 def get_proposal(conn: sqlite3.Connection, proposal_id: int) -> sqlite3.Row | None:
     return conn.execute(f"{PROPOSAL_SELECT} WHERE pr.id = ?", (proposal_id,)).fetchone()
 
@@ -443,7 +462,7 @@ def review_queue(conn: sqlite3.Connection, *, page: int = 1, per_page: int = 50)
     result = _page(conn, PROPOSAL_SELECT, ["pr.status = 'pending'"], [], order="pr.proposed_at, pr.id",
                    page=page, per_page=per_page)
     by_action = dict.fromkeys(ACTIONS, 0)
-    by_confidence = {**dict.fromkeys(reversed(confidence.LEVELS), 0), "none": 0}
+    by_confidence = {**dict.fromkeys(confidence.LEVELS_BEST_FIRST, 0), "none": 0}
     total = 0
     for action, level, n in conn.execute("SELECT action, confidence, count(*) FROM proposals "
                                          "WHERE status = 'pending' GROUP BY action, confidence"):

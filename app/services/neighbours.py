@@ -30,8 +30,9 @@ from typing import Any
 import numpy as np
 
 from ..db import connect
+from .catalog import Catalog
 from .embeddings import EmbeddingSet, EmbeddingStore
-from .suggestions import Catalog, Scores, SuggestConfig, Suggester, Suggestion
+from .suggestions import Scores, SuggestConfig, Suggester, Suggestion
 
 log = logging.getLogger(__name__)
 

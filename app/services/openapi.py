@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import ids
-from .exports import CONFIDENCE_LEVELS
+from .confidence import LEVELS_BEST_FIRST
 from .search import BIO_LEVELS
 
 PER_PAGE_DEFAULT = 25
@@ -181,9 +181,9 @@ def _paths() -> dict[str, Any]:
                        example="KE55"),
                 _param("pathway", "query", WP_ID_SCHEMA, "Only this pathway (`WP254`, `254`).",
                        example="WP254"),
-                _param("confidence", "query", {"type": "string", "enum": list(CONFIDENCE_LEVELS)},
+                _param("confidence", "query", {"type": "string", "enum": list(LEVELS_BEST_FIRST)},
                        "Only this confidence level."),
-                _param("min_confidence", "query", {"type": "string", "enum": list(CONFIDENCE_LEVELS)},
+                _param("min_confidence", "query", {"type": "string", "enum": list(LEVELS_BEST_FIRST)},
                        "This confidence level or better (high > medium > low)."),
                 *PAGING,
             ],
@@ -209,7 +209,7 @@ def _schemas() -> dict[str, Any]:
         "ke_title": _string(),
         "wp_id": _string("Pathway id, e.g. `WP254`.", pattern="^WP[0-9]+$"),
         "wp_title": _string(),
-        "confidence": {"type": "string", "enum": list(CONFIDENCE_LEVELS)},
+        "confidence": {"type": "string", "enum": list(LEVELS_BEST_FIRST)},
         "relationship": _string("causative, responsive, bidirectional or unclear."),
         "evidence": _string("known, likely, possible or uncertain."),
         "specificity": _string("specific, includes or loose."),

@@ -18,7 +18,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .embeddings import EmbeddingsError, EmbeddingStore
+from .catalog import Catalog, load_catalog
+from .embeddings import KE_SET, WP_SET, EmbeddingsError, EmbeddingStore
 from .encoder import Encoder
 from .genes import (
     ALIAS_FILE,
@@ -29,17 +30,8 @@ from .genes import (
     read_alias_rows,
     read_go,
 )
-from .suggestions import (
-    DEFAULT_RECIPE,
-    KE_SET,
-    RECIPES,
-    WP_SET,
-    Catalog,
-    clean_text,
-    count_texts,
-    encode_items,
-    load_catalog,
-)
+from .ids import id_number
+from .text_recipes import DEFAULT_RECIPE, RECIPES, clean_text, count_texts, encode_items
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +121,8 @@ def build_store(conn: sqlite3.Connection, encoder: Encoder, output: str | Path, 
                               "data/seed/kers.jsonl`; nothing was written")
     started = time.monotonic()
     sets: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for name, items in ((KE_SET, sorted(catalog.key_events.values(), key=lambda k: int(k.ke_id.split()[1]))),
-                        (WP_SET, sorted(catalog.pathways.values(), key=lambda p: int(p.wp_id[2:])))):
+    for name, items in ((KE_SET, sorted(catalog.key_events.values(), key=lambda k: id_number(k.ke_id))),
+                        (WP_SET, sorted(catalog.pathways.values(), key=lambda p: id_number(p.wp_id)))):
         pairs = [(item.title, item.description) for item in items]
         bar = progress(count_texts(recipe, pairs), name.replace("_", " ")) if progress else None
         try:

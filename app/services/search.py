@@ -52,7 +52,7 @@ def search(conn: sqlite3.Connection, kind: str, text: str = "", *, page: int = 1
     if not text:
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         total = conn.execute(f"SELECT count(*) FROM {table} t {clause}", params).fetchone()[0]
-        order = f"CAST(substr(t.{key}, {4 if kind == 'key_events' else 3}) AS INTEGER)"
+        order = ids.sql_number(f"t.{key}", ids.KE_PREFIX if kind == "key_events" else ids.WP_PREFIX)
         rows = conn.execute(f"SELECT t.* FROM {table} t {clause} ORDER BY {order} LIMIT :limit OFFSET :offset",
                             {**params, "limit": per_page, "offset": offset}).fetchall()
         return Page(rows, total, page, per_page)

@@ -1,4 +1,4 @@
-"""Pathway suggestions for a Key Event (or for free text), with scores and reasons.
+"""The scorer: pathway suggestions for a Key Event (or for free text), with scores and reasons.
 
 Data flow: the KE's precomputed unit vector (or the curator's text, encoded with the
 preloaded model) -> one matrix-vector product over the pathway matrix (text similarity)
@@ -24,16 +24,13 @@ Measured on the 21 usable curated links of data/seed (recall@10 / MRR): title em
 0.57 / 0.486; title + description 0.67 / 0.570; + named genes 0.76 / 0.628; + described
 genes 0.81 / 0.607; + GO 0.86 / 0.611; + AOP context (the defaults) 0.86 / 0.613.
 
-No Flask imports: built from an EmbeddingStore plus the catalogue read from SQLite.
+No Flask imports: built from an EmbeddingStore plus the catalogue read from SQLite
+(catalog.load_catalog); the texts behind the vectors are made in text_recipes.py.
 """
 
 from __future__ import annotations
 
-import html
-import json
 import logging
-import re
-import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -41,148 +38,17 @@ from typing import Any
 
 import numpy as np
 
-from .embeddings import EmbeddingsError, EmbeddingStore, Recipe
+from .catalog import Catalog
+from .embeddings import KE_SET, WP_SET, EmbeddingStore
 from .encoder import Encoder
 from .genes import GeneMatcher, Hypergeometric, information_content
+from .text_recipes import clean_text, encode_items
 
 log = logging.getLogger(__name__)
-
-KE_SET = "key_events"
-WP_SET = "pathways"
-DESCRIPTION_OPENING_CHARS = 300  # the opening sentences say what a KE or pathway is; the rest is detail
-RECIPES = {
-    "title": Recipe("title", 1),
-    "title+description": Recipe("title+description", 1),
-}
-DEFAULT_RECIPE = "title+description"
 
 
 class SuggestionError(LookupError):
     """A suggestion cannot be made for this input; the message says why."""
-
-
-# --- catalogue --------------------------------------------------------------------------------
-
-@dataclass
-class KeyEvent:
-    ke_id: str
-    title: str
-    description: str = ""
-    bio_level: str = ""
-    aop_titles: list[str] = field(default_factory=list)
-    event_components: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass
-class Pathway:
-    wp_id: str
-    title: str
-    description: str = ""
-    genes: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Catalog:
-    key_events: dict[str, KeyEvent]
-    pathways: dict[str, Pathway]
-    neighbours: dict[str, set[str]]
-
-
-def _json(value: str | None, default: Any) -> Any:
-    if not value:
-        return default
-    try:
-        return json.loads(value)
-    except json.JSONDecodeError:
-        return default
-
-
-def load_catalog(conn: sqlite3.Connection) -> Catalog:
-    """Key Events, pathways and KE relationships as the suggester needs them."""
-    key_events: dict[str, KeyEvent] = {}
-    for row in conn.execute("SELECT ke_id, title, description, bio_level, extra FROM key_events"):
-        extra = _json(row["extra"], {})
-        aops = extra.get("aops") if isinstance(extra, dict) else None
-        components = extra.get("event_components") if isinstance(extra, dict) else None
-        key_events[row["ke_id"]] = KeyEvent(
-            ke_id=row["ke_id"], title=row["title"], description=row["description"] or "",
-            bio_level=row["bio_level"] or "",
-            aop_titles=[a["aop_title"] for a in aops or [] if isinstance(a, dict) and a.get("aop_title")],
-            event_components=[c for c in components or [] if isinstance(c, dict)])
-    pathways: dict[str, Pathway] = {}
-    for row in conn.execute("SELECT wp_id, title, description, genes FROM pathways"):
-        genes = _json(row["genes"], [])
-        pathways[row["wp_id"]] = Pathway(row["wp_id"], row["title"], row["description"] or "",
-                                         [g for g in genes if isinstance(g, str)])
-    neighbours: dict[str, set[str]] = defaultdict(set)
-    for row in conn.execute("SELECT upstream_ke_id, downstream_ke_id FROM ke_relationships"):
-        neighbours[row["upstream_ke_id"]].add(row["downstream_ke_id"])
-        neighbours[row["downstream_ke_id"]].add(row["upstream_ke_id"])
-    return Catalog(key_events, pathways, dict(neighbours))
-
-
-# --- text recipes -----------------------------------------------------------------------------
-
-_TAG = re.compile(r"<[^>]+>")
-_MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
-_SPACE = re.compile(r"\s+")
-
-
-def clean_text(text: str | None) -> str:
-    """Plain text from AOP-Wiki HTML-ish descriptions and WikiPathways Markdown."""
-    if not text:
-        return ""
-    text = html.unescape(text)
-    text = _TAG.sub(" ", text)
-    text = _MD_LINK.sub(r"\1", text)
-    return _SPACE.sub(" ", text).strip()
-
-
-def opening(text: str | None, chars: int = DESCRIPTION_OPENING_CHARS) -> str:
-    """The first `chars` characters of the cleaned text, cut at a word boundary."""
-    cleaned = clean_text(text)
-    if len(cleaned) <= chars:
-        return cleaned
-    cut = cleaned[:chars]
-    space = cut.rfind(" ")
-    return cut[:space] if space > chars // 2 else cut
-
-
-def views(recipe: Recipe, title: str, description: str | None) -> list[str]:
-    """The texts whose embeddings are summed into one item vector."""
-    if recipe.name == "title":
-        return [title]
-    if recipe.name == "title+description":
-        start = opening(description)
-        return [title, f"{title}. {start}"] if start else [title]
-    raise EmbeddingsError(f"unknown text recipe {recipe}; use one of {', '.join(RECIPES)}")
-
-
-def encode_items(encoder: Encoder, recipe: Recipe, items: list[tuple[str, str | None]],
-                 batch_size: int = 64, progress: Any = None) -> np.ndarray:
-    """One unit vector per (title, description): the normalized sum of its views' embeddings."""
-    texts: list[str] = []
-    slots: dict[str, int] = {}
-    owners: list[list[int]] = []
-    for title, description in items:
-        rows = []
-        for text in views(recipe, title, description):
-            if text not in slots:
-                slots[text] = len(texts)
-                texts.append(text)
-            rows.append(slots[text])
-        owners.append(rows)
-    encoded = encoder.encode(texts, batch_size=batch_size, progress=progress)
-    out = np.zeros((len(items), encoder.dimension), dtype=np.float32)
-    for i, rows in enumerate(owners):
-        out[i] = encoded[rows].sum(axis=0)
-    norms = np.linalg.norm(out, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return (out / norms).astype(np.float32)
-
-
-def count_texts(recipe: Recipe, items: Iterable[tuple[str, str | None]]) -> int:
-    return len({text for title, description in items for text in views(recipe, title, description)})
 
 
 # --- results ----------------------------------------------------------------------------------

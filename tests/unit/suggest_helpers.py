@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from app import db
-from app.services.embeddings import MANIFEST, _combined_checksum, _sha256_file
+from app.services.checksums import sha256_file
+from app.services.embeddings import MANIFEST, _combined_checksum
 from app.services.encoder import Encoder
 from app.services.precompute import build_store
 
@@ -81,7 +82,7 @@ def refresh_manifest(directory: Path) -> None:
     path = directory / MANIFEST
     manifest = json.loads(path.read_text())
     for name in manifest["files"]:
-        manifest["files"][name] = _sha256_file(directory / name)
+        manifest["files"][name] = sha256_file(directory / name)
         manifest["sizes"][name] = (directory / name).stat().st_size
     manifest["checksum"] = _combined_checksum(manifest["files"])
     path.write_text(json.dumps(manifest))

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from app import db
+from app.services.catalog import load_catalog
 from app.services.embeddings import EmbeddingStore
 from app.services.evaluation import (
     Evaluator,
@@ -22,7 +23,6 @@ from app.services.evaluation import (
     read_links,
 )
 from app.services.neighbours import ApprovedLink, ApprovedSuggester, NeighbourConfig
-from app.services.suggestions import load_catalog
 
 from .helpers import SEED
 

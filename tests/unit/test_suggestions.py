@@ -10,20 +10,12 @@ import numpy as np
 import pytest
 
 from app import db
+from app.services.catalog import KeyEvent, load_catalog
 from app.services.embeddings import EmbeddingStore
 from app.services.encoder import Encoder
 from app.services.genes import GeneMatcher, Hypergeometric, build_alias_map, information_content
-from app.services.suggestions import (
-    RECIPES,
-    KeyEvent,
-    SuggestConfig,
-    Suggester,
-    SuggestionError,
-    clean_text,
-    load_catalog,
-    opening,
-    views,
-)
+from app.services.suggestions import SuggestConfig, Suggester, SuggestionError
+from app.services.text_recipes import RECIPES, clean_text, opening, views
 
 pytest_plugins = ["tests.unit.suggest_fixtures"]  # shared session fixtures: built once per run
 
