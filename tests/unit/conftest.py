@@ -14,7 +14,7 @@ import pytest
 from app import create_app, db
 from app.services import catalog_import, users
 
-from .helpers import PASSWORD, SEED
+from .helpers import PASSWORD, SEED, SEED_STORE, engine_of
 
 
 @pytest.fixture(scope="session")
@@ -79,6 +79,14 @@ def make_app(db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 @pytest.fixture
 def app(make_app):
     return make_app()
+
+
+@pytest.fixture
+def scoring_app(make_app):
+    """The app with the shipped seed store, built from the same catalogue as the test database."""
+    app = make_app(EMBEDDINGS_DIR=str(SEED_STORE))
+    assert engine_of(app).status()["ready"], engine_of(app).status()
+    return app
 
 
 @pytest.fixture

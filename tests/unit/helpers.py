@@ -16,6 +16,7 @@ from app.services import users
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = REPO / "data" / "seed"
+SEED_STORE = SEED / "embeddings"
 PASSWORD = "correct horse battery"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 TRICKY_RATIONALE = 'Apoptosis is "cell death", by definition;\nsee: caspases, BAX, BCL2.\r\nEnd "quote"'
@@ -107,3 +108,11 @@ def assert_error(response, status: int, *words: str) -> dict[str, Any]:
         assert word in body["error"]["message"]
     assert "Traceback" not in response.get_data(as_text=True)
     return body
+
+
+def engine_of(app) -> Any:
+    """The app's suggestion engine (app.engine.Engine)."""
+    from app.engine import get_engine
+
+    with app.app_context():
+        return get_engine()

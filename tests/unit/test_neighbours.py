@@ -9,27 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.engine import Engine, get_engine
+from app.engine import Engine
 from app.services import mapping_import
 from app.services import mappings as svc
 from app.services.evaluation import rank_of
 
-from .helpers import RATIONALE, SEED, approved_mapping, count
+from .helpers import RATIONALE, SEED, approved_mapping, count, engine_of
 
-SEED_STORE = SEED / "embeddings"
 X = "KE 55"  # Increase, Cell injury/death
-
-
-@pytest.fixture
-def live_app(make_app):
-    app = make_app(EMBEDDINGS_DIR=str(SEED_STORE))
-    assert engine_of(app).status()["ready"], engine_of(app).status()
-    return app
-
-
-def engine_of(app) -> Engine:
-    with app.app_context():
-        return get_engine()
 
 
 def most_similar_ke(engine: Engine, ke_id: str) -> tuple[str, float]:
@@ -50,8 +37,8 @@ def delete_mapping(conn: sqlite3.Connection, mapping_id: int) -> None:
     svc.approve(conn, svc.propose(conn, "cora", data), "ada")
 
 
-def test_a_similar_kes_approval_is_suggested_with_its_reason_and_goes_when_deleted(live_app, conn) -> None:
-    engine = engine_of(live_app)
+def test_a_similar_kes_approval_is_suggested_with_its_reason_and_goes_when_deleted(scoring_app, conn) -> None:
+    engine = engine_of(scoring_app)
     y, sim = most_similar_ke(engine, X)
     wp = pathway_ranked(engine, X, 25)
     assert wp not in {s.wp_id for s in engine.suggest_for_ke(X, 10)}
@@ -69,19 +56,19 @@ def test_a_similar_kes_approval_is_suggested_with_its_reason_and_goes_when_delet
     assert wp not in {s.wp_id for s in engine.suggest_for_ke(X, 10)}
 
 
-def test_the_api_reports_the_signal_and_the_similar_kes(live_app, conn) -> None:
-    engine = engine_of(live_app)
+def test_the_api_reports_the_signal_and_the_similar_kes(scoring_app, conn) -> None:
+    engine = engine_of(scoring_app)
     y, _ = most_similar_ke(engine, X)
     wp = pathway_ranked(engine, X, 25)
     approved_mapping(conn, y, wp)
-    body = live_app.test_client().get("/api/v1/key-events/KE55/suggestions?k=10").get_json()
+    body = scoring_app.test_client().get("/api/v1/key-events/KE55/suggestions?k=10").get_json()
     item = next(i for i in body["items"] if i["wp_id"] == wp)
     assert item["similar_kes"] == [y] and item["approved_score"] > 0
     assert any(r.startswith("approved for 1 similar KE") for r in item["reasons"])
 
 
-def test_a_kes_own_approval_never_lifts_its_own_suggestion(live_app, conn) -> None:
-    engine = engine_of(live_app)
+def test_a_kes_own_approval_never_lifts_its_own_suggestion(scoring_app, conn) -> None:
+    engine = engine_of(scoring_app)
     wp = pathway_ranked(engine, X, 25)
     before = engine.suggester.scores_for_ke(X)
     approved_mapping(conn, X, wp)
@@ -91,8 +78,8 @@ def test_a_kes_own_approval_never_lifts_its_own_suggestion(live_app, conn) -> No
     assert after.approved[column] == 0 and column not in after.support
 
 
-def test_an_approval_of_another_process_counts_at_once(live_app, db_path: Path) -> None:
-    engine = engine_of(live_app)
+def test_an_approval_of_another_process_counts_at_once(scoring_app, db_path: Path) -> None:
+    engine = engine_of(scoring_app)
     engine.suggest_for_ke(X, 10)  # the index is built and cached
     y, _ = most_similar_ke(engine, X)
     wp = pathway_ranked(engine, X, 25)

@@ -2,29 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from app.engine import Engine, get_engine
+from app.engine import Engine
 from app.services import mappings as svc
 
-from .helpers import KE, WP, count, propose_form, sign_in
-
-SEED_STORE = Path(__file__).resolve().parents[2] / "data" / "seed" / "embeddings"
-
-
-@pytest.fixture
-def scoring_app(make_app):
-    """The app with the shipped seed store, built from the same catalogue as the test database."""
-    app = make_app(EMBEDDINGS_DIR=str(SEED_STORE))
-    assert get_engine_of(app).status()["ready"], get_engine_of(app).status()
-    return app
-
-
-def get_engine_of(app) -> Engine:
-    with app.app_context():
-        return get_engine()
+from .helpers import KE, WP, count, engine_of, propose_form, sign_in
 
 
 @pytest.fixture
@@ -40,7 +23,7 @@ def stored_score(conn) -> float | None:
 
 def ke_page_score(app, ke_id: str, wp_id: str) -> float:
     """The score the KE page's suggestion list gives the pathway (all pathways ranked)."""
-    ranked = get_engine_of(app).suggest_for_ke(ke_id, k=5000)
+    ranked = engine_of(app).suggest_for_ke(ke_id, k=5000)
     return next(s.score for s in ranked if s.wp_id == wp_id)
 
 
@@ -86,4 +69,4 @@ def test_engine_without_a_store_scores_no_pair():
 
 
 def test_engine_scores_no_pair_for_an_unknown_key_event(scoring_app):
-    assert get_engine_of(scoring_app).score_for_pair("KE 99999999", WP) is None
+    assert engine_of(scoring_app).score_for_pair("KE 99999999", WP) is None
