@@ -123,24 +123,28 @@ def _preview(values: Mapping[str, Any]) -> confidence.Assessment | None:
     return confidence.assess(answers)
 
 
-def _render_form(action: str, values: Mapping[str, Any], *, mapping: sqlite3.Row | None = None,
+def _render_form(action: str, values: Mapping[str, Any], *, mapping: sqlite3.Row | Mapping[str, Any] | None = None,
                  errors: dict[str, str] | None = None, notice: str | None = None,
-                 conflict: svc.Conflict | None = None, status: int = 200):
+                 conflict: svc.Conflict | None = None, status: int = 200,
+                 editing: sqlite3.Row | None = None):
     conn = get_db()
+    if editing is not None:
+        mapping = editing
     if mapping is not None:
         ke_row, wp_row, hints = _catalog_lookup(conn, mapping["ke_id"], mapping["wp_id"])
     else:
         ke_row, wp_row, hints = _catalog_lookup(conn, str(values.get("ke", "")), str(values.get("wp", "")))
     assessment = _preview(values) if action != "delete" else None
     rule = confidence.default_rule()
-    pending = svc.pending_for_pair(conn, ke_row["ke_id"], wp_row["wp_id"]) if ke_row and wp_row else None
+    pending = (svc.pending_for_pair(conn, ke_row["ke_id"], wp_row["wp_id"]) if ke_row and wp_row and editing is None
+               else None)
     form = {k: str(values.get(k) or "") for k in ("ke", "wp", "rationale", *confidence.FIELDS)}
     # What the proposal would record: the engine's score for the pair, never one from the form.
     score = get_engine().score_for_pair(ke_row["ke_id"], wp_row["wp_id"]) if ke_row and wp_row else None
     return render_template(
         "mappings/propose.html", action=action, form=form, mapping=mapping, ke=ke_row, wp=wp_row,
         errors=errors or {}, hints=hints, notice=notice, conflict=conflict, assessment=assessment, pending=pending,
-        score=score,
+        score=score, editing=editing,
         questions=confidence.QUESTIONS, rule=rule, rule_json=json.dumps(rule.as_dict()),
         max_rationale=svc.MAX_RATIONALE, min_rationale=svc.MIN_RATIONALE), status
 
@@ -202,3 +206,66 @@ def propose_change(mapping_id: int):
 @login_required
 def propose_delete(mapping_id: int):
     return _handle("delete", _mapping_or_404(mapping_id))
+
+
+# --- the proposer's own pending proposals -----------------------------------------------------
+
+def _own_pending_or_error(proposal_id: int) -> sqlite3.Row:
+    row = svc.get_proposal(get_db(), proposal_id)
+    if row is None:
+        abort(404, f"There is no proposal {proposal_id}.")
+    if not svc.is_own(row, g.user.username):
+        abort(403, f"Only {row['proposed_by']}, who made proposal {proposal_id}, can change or withdraw it.")
+    return row
+
+
+@bp.route("/mappings/proposals/<sqlite_int:proposal_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_proposal(proposal_id: int):
+    """The propose form, filled in with the proposal's answers; the same preview-then-submit steps."""
+    row = _own_pending_or_error(proposal_id)
+    action = row["action"]
+    if row["status"] != "pending":
+        flash(f"Proposal {proposal_id} is {row['status']}; only a pending proposal can be edited.", "error")
+        return redirect(url_for(".proposal", proposal_id=proposal_id), code=303)
+    if request.method == "GET":
+        values: dict[str, Any] = {name: row[name] for name in confidence.FIELDS}
+        values["rationale"] = row["rationale"]
+        return _render_form(action, values, editing=row)
+    form = request.form
+    conn = get_db()
+    try:
+        data = svc.clean_edit(conn, row, form)
+    except svc.ValidationError as exc:
+        return _render_form(action, form, editing=row, errors=exc.errors, status=400)
+    assessment = data.assessment
+    step = form.get("step", "submit")
+    if assessment is not None and (step == "preview" or form.get("confirmed_confidence") != assessment.level):
+        notice = None if step == "preview" else (
+            f"With these answers the confidence is {assessment.level}. Check it, then save the edit.")
+        return _render_form(action, form, editing=row, notice=notice)
+    try:
+        svc.edit(conn, proposal_id, g.user.username, data)
+    except svc.Conflict as exc:
+        return _render_form(action, form, editing=row, conflict=exc, status=409)
+    except svc.ValidationError as exc:
+        return _render_form(action, form, editing=row, errors=exc.errors, status=400)
+    flash(f"Proposal {proposal_id} is updated; it stays pending review.", "info")
+    return redirect(url_for(".proposal", proposal_id=proposal_id), code=303)
+
+
+@bp.post("/mappings/proposals/<sqlite_int:proposal_id>/withdraw")
+@login_required
+def withdraw_proposal(proposal_id: int):
+    """Two POSTs: the first shows what will be withdrawn and asks to confirm; the second (confirm=yes) does it."""
+    row = _own_pending_or_error(proposal_id)
+    if request.form.get("confirm") != "yes":
+        if row["status"] != "pending":
+            abort(409, f"Proposal {proposal_id} is {row['status']}; only a pending proposal can be withdrawn.")
+        return render_template("mappings/confirm_withdraw.html", p=row)
+    try:
+        svc.withdraw(get_db(), proposal_id, g.user.username)
+    except svc.Conflict as exc:
+        abort(409, str(exc))
+    flash(f"Proposal {proposal_id} is withdrawn; you can propose {row['ke_id']} → {row['wp_id']} again.", "info")
+    return redirect(url_for(".mine"), code=303)

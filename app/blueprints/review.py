@@ -1,4 +1,9 @@
-"""Admin review of proposals: the queue of pending proposals, approve and reject (POST, CSRF)."""
+"""Admin review of proposals: the queue of pending proposals, approve and reject (POST, CSRF).
+
+A single decision is one POST from the proposal's own row or page (the form shows the
+proposal it decides). A bulk decision takes two: the first shows the ticked proposals and
+asks to confirm, the second (confirm=yes) applies them all in one transaction, or none.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import logging
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from ..db import get_db
-from ..services import confidence
+from ..services import confidence, ids
 from ..services import mappings as svc
 from .auth import admin_required
 from .paging import page_arg
@@ -18,10 +23,12 @@ PER_PAGE = 50
 
 
 def _render_queue(*, problem: str | None = None, problem_id: int | None = None,
-                  comment: str = "", status: int = 200):
+                  comment: str = "", status: int = 200, refusals: list[tuple[int, str]] | None = None,
+                  ticked: list[int] | None = None):
     result, counts = svc.review_queue(get_db(), page=page_arg(), per_page=PER_PAGE)
     return render_template("review/queue.html", result=result, counts=counts, questions=confidence.QUESTIONS,
-                           problem=problem, problem_id=problem_id, comment=comment), status
+                           problem=problem, problem_id=problem_id, comment=comment, refusals=refusals or [],
+                           ticked=ticked or []), status
 
 
 @bp.get("/review")
@@ -66,3 +73,40 @@ def approve(proposal_id: int):
 @admin_required
 def reject(proposal_id: int):
     return _decide(proposal_id, "reject")
+
+
+@bp.post("/review/bulk")
+@admin_required
+def bulk():
+    decision = request.form.get("decision", "")
+    comment = request.form.get("comment", "")
+    conn = get_db()
+    try:
+        chosen = svc.clean_selection(request.form.getlist("ids"))
+        if decision not in svc.DECISIONS:
+            raise svc.ValidationError({"decision": "Choose Approve or Reject for the ticked proposals."})
+        if decision == "reject":
+            svc.clean_comment(comment, required=True)  # before the confirm page, not after it
+    except svc.ValidationError as exc:
+        return _render_queue(problem=" ".join(exc.errors.values()), comment=comment[:svc.MAX_COMMENT],
+                             status=400, ticked=[i for i in map(ids.row_id, request.form.getlist("ids")) if i])
+    if request.form.get("confirm") != "yes":
+        rows = [svc.get_proposal(conn, pid) for pid in chosen]
+        return render_template("review/confirm_bulk.html", decision=decision, comment=comment,
+                               rows=[r for r in rows if r is not None],
+                               missing=[pid for pid, r in zip(chosen, rows, strict=True) if r is None],
+                               questions=confidence.QUESTIONS)
+    allow_self = current_app.config.get("ALLOW_SELF_REVIEW", False)
+    try:
+        decided = svc.bulk_decide(conn, chosen, decision, g.user.username, comment, allow_self_review=allow_self)
+    except svc.BulkRefused as exc:
+        return _render_queue(problem=f"Nothing was {decision}d: {len(exc.refusals)} of the {len(chosen)} ticked "
+                             "proposals cannot be, so none were. Untick them (or decide them one by one) and "
+                             "try again.", refusals=exc.refusals, comment=comment[:svc.MAX_COMMENT],
+                             ticked=chosen, status=409)
+    except svc.ValidationError as exc:
+        return _render_queue(problem=" ".join(exc.errors.values()), comment=comment[:svc.MAX_COMMENT],
+                             ticked=chosen, status=400)
+    flash(f"{decision.capitalize()}d {len(decided)} proposal{'s' if len(decided) != 1 else ''}: "
+          + ", ".join(str(d.proposal_id) for d in decided) + ".", "info")
+    return redirect(url_for(".queue"), code=303)

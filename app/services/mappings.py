@@ -27,7 +27,8 @@ from .paging import Page
 log = logging.getLogger(__name__)
 
 ACTIONS = ("create", "change", "delete")
-STATUSES = ("pending", "approved", "rejected")
+STATUSES = ("pending", "approved", "rejected", "withdrawn")
+DECISIONS = ("approve", "reject")
 MIN_RATIONALE = 10
 MAX_RATIONALE = 2000
 MAX_COMMENT = 1000
@@ -73,6 +74,18 @@ class DuplicateProposal(Conflict):
 
 class SelfReview(MappingError):
     """The reviewer proposed this proposal: four-eyes review needs another admin."""
+
+
+class NotProposer(MappingError):
+    """Only the curator who made a proposal may withdraw or edit it."""
+
+
+class BulkRefused(MappingError):
+    """A bulk decision was refused as a whole; `refusals` lists (proposal id, why) for each item in the way."""
+
+    def __init__(self, refusals: list[tuple[int, str]]) -> None:
+        super().__init__("Nothing was decided: " + " ".join(f"Proposal {pid}: {why}" for pid, why in refusals))
+        self.refusals = refusals
 
 
 # Recorded in the decision's audit row when a site lets proposers review their own proposals.
@@ -276,6 +289,8 @@ def _pending_proposal(conn: sqlite3.Connection, proposal_id: int, reviewer: str,
     row = _proposal_row(conn, proposal_id)
     if row is None:
         raise NotFound(f"There is no proposal {proposal_id}.")
+    if row["status"] == "withdrawn":
+        raise Conflict(f"Proposal {proposal_id} was withdrawn by {row['proposed_by']}.", proposal_id=proposal_id)
     if row["status"] != "pending":
         raise Conflict(f"Proposal {proposal_id} was already {row['status']} by {row['reviewed_by']}.",
                        proposal_id=proposal_id)
@@ -305,6 +320,17 @@ class Decision:
     mapping_id: int | None
 
 
+def clean_comment(comment: str | None, *, required: bool) -> str | None:
+    """The review comment, cleaned: required (non-empty) for a rejection, optional for an approval."""
+    if not required and (comment is None or not comment.strip()):
+        return None
+    text, error = clean_text(comment, what="comment saying why" if required else "comment", minimum=1,
+                             maximum=MAX_COMMENT)
+    if error:
+        raise ValidationError({"comment": error})
+    return text
+
+
 def approve(conn: sqlite3.Connection, proposal_id: int, reviewer: str, comment: str | None = None, *,
             allow_self_review: bool = False) -> Decision:
     """Apply a pending proposal to `mappings` (create, change or delete), all in one transaction.
@@ -314,54 +340,69 @@ def approve(conn: sqlite3.Connection, proposal_id: int, reviewer: str, comment: 
     (unless `allow_self_review`); Conflict when the proposal is no longer pending, a
     create's pair is already mapped, or a change/delete's mapping is gone.
     """
-    comment_text = None
-    if comment is not None and comment.strip():
-        comment_text, error = clean_text(comment, what="comment", minimum=1, maximum=MAX_COMMENT)
-        if error:
-            raise ValidationError({"comment": error})
+    comment_text = clean_comment(comment, required=False)
     with write_transaction(conn):
-        proposal = _pending_proposal(conn, proposal_id, reviewer, allow_self_review)
-        action, ke_id, wp_id = proposal["action"], proposal["ke_id"], proposal["wp_id"]
-        versions = (catalog_version(conn, "key_events"), catalog_version(conn, "pathways"))
-        if action == "create":
-            existing = _mapping_for_pair(conn, ke_id, wp_id)
-            if existing is not None:
-                raise Conflict(f"{ke_id} → {wp_id} is already mapped (mapping {existing['id']}); "
-                               "reject this proposal, or propose a change to that mapping.",
-                               mapping_id=existing["id"], proposal_id=proposal_id)
-            cur = conn.execute(
-                "INSERT INTO mappings (ke_id, wp_id, relationship, evidence, specificity, coverage, confidence, "
-                "rationale, suggestion_score, proposed_by, approved_by, ke_catalog_version, wp_catalog_version) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (ke_id, wp_id, proposal["relationship"], proposal["evidence"], proposal["specificity"],
-                 proposal["coverage"], proposal["confidence"], proposal["rationale"], proposal["suggestion_score"],
-                 proposal["proposed_by"], reviewer, *versions))
-            mapping_id = cur.lastrowid
-            _audit(conn, reviewer, "created", "mapping", mapping_id, before=None, after=_mapping_row(conn, mapping_id))
+        result = _approve_in(conn, proposal_id, reviewer, comment_text, allow_self_review)
+    log.info("%s approved proposal %d (%s %s -> %s)", reviewer, proposal_id, result.action, result.ke_id,
+             result.wp_id)
+    return result.decision
+
+
+@dataclass(frozen=True)
+class _Applied:
+    decision: Decision
+    ke_id: str
+    wp_id: str
+
+    @property
+    def action(self) -> str:
+        return self.decision.action
+
+
+def _approve_in(conn: sqlite3.Connection, proposal_id: int, reviewer: str, comment_text: str | None,
+                allow_self_review: bool) -> _Applied:
+    """The body of `approve`, inside the caller's write transaction; every refusal is raised before any write."""
+    proposal = _pending_proposal(conn, proposal_id, reviewer, allow_self_review)
+    action, ke_id, wp_id = proposal["action"], proposal["ke_id"], proposal["wp_id"]
+    versions = (catalog_version(conn, "key_events"), catalog_version(conn, "pathways"))
+    if action == "create":
+        existing = _mapping_for_pair(conn, ke_id, wp_id)
+        if existing is not None:
+            raise Conflict(f"{ke_id} → {wp_id} is already mapped (mapping {existing['id']}); "
+                           "reject this proposal, or propose a change to that mapping.",
+                           mapping_id=existing["id"], proposal_id=proposal_id)
+        cur = conn.execute(
+            "INSERT INTO mappings (ke_id, wp_id, relationship, evidence, specificity, coverage, confidence, "
+            "rationale, suggestion_score, proposed_by, approved_by, ke_catalog_version, wp_catalog_version) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (ke_id, wp_id, proposal["relationship"], proposal["evidence"], proposal["specificity"],
+             proposal["coverage"], proposal["confidence"], proposal["rationale"], proposal["suggestion_score"],
+             proposal["proposed_by"], reviewer, *versions))
+        mapping_id = cur.lastrowid
+        _audit(conn, reviewer, "created", "mapping", mapping_id, before=None, after=_mapping_row(conn, mapping_id))
+    else:
+        mapping_id = proposal["mapping_id"]
+        before = _mapping_row(conn, mapping_id) if mapping_id is not None else None
+        if before is None:
+            raise Conflict(f"The mapping {ke_id} → {wp_id} this proposal would {action} no longer exists; "
+                           "reject the proposal.", proposal_id=proposal_id)
+        if action == "change":
+            conn.execute(
+                "UPDATE mappings SET relationship = ?, evidence = ?, specificity = ?, coverage = ?, "
+                "confidence = ?, rationale = ?, suggestion_score = coalesce(?, suggestion_score), "
+                "proposed_by = ?, approved_by = ?, ke_catalog_version = ?, wp_catalog_version = ?, "
+                "updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?",
+                (proposal["relationship"], proposal["evidence"], proposal["specificity"], proposal["coverage"],
+                 proposal["confidence"], proposal["rationale"], proposal["suggestion_score"],
+                 proposal["proposed_by"], reviewer, *versions, mapping_id))
+            _audit(conn, reviewer, "changed", "mapping", mapping_id, before=before,
+                   after=_mapping_row(conn, mapping_id))
         else:
-            mapping_id = proposal["mapping_id"]
-            before = _mapping_row(conn, mapping_id) if mapping_id is not None else None
-            if before is None:
-                raise Conflict(f"The mapping {ke_id} → {wp_id} this proposal would {action} no longer exists; "
-                               "reject the proposal.", proposal_id=proposal_id)
-            if action == "change":
-                conn.execute(
-                    "UPDATE mappings SET relationship = ?, evidence = ?, specificity = ?, coverage = ?, "
-                    "confidence = ?, rationale = ?, suggestion_score = coalesce(?, suggestion_score), "
-                    "proposed_by = ?, approved_by = ?, ke_catalog_version = ?, wp_catalog_version = ?, "
-                    "updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?",
-                    (proposal["relationship"], proposal["evidence"], proposal["specificity"], proposal["coverage"],
-                     proposal["confidence"], proposal["rationale"], proposal["suggestion_score"],
-                     proposal["proposed_by"], reviewer, *versions, mapping_id))
-                _audit(conn, reviewer, "changed", "mapping", mapping_id, before=before,
-                       after=_mapping_row(conn, mapping_id))
-            else:
-                conn.execute("DELETE FROM mappings WHERE id = ?", (mapping_id,))
-                _audit(conn, reviewer, "deleted", "mapping", mapping_id, before=before, after=None)
-        _decide(conn, proposal, "approved", reviewer, comment=comment_text,
-                mapping_id=mapping_id if action == "create" else None)
-    log.info("%s approved proposal %d (%s %s -> %s)", reviewer, proposal_id, action, ke_id, wp_id)
-    return Decision(proposal_id, action, "approved", mapping_id)
+            conn.execute("DELETE FROM mappings WHERE id = ?", (mapping_id,))
+            _audit(conn, reviewer, "deleted", "mapping", mapping_id, before=before, after=None)
+    _decide(conn, proposal, "approved", reviewer, comment=comment_text,
+            mapping_id=mapping_id if action == "create" else None)
+    return _Applied(Decision(proposal_id, action, "approved", mapping_id), ke_id, wp_id)
 
 
 def reject(conn: sqlite3.Connection, proposal_id: int, reviewer: str, comment: str | None, *,
@@ -370,14 +411,134 @@ def reject(conn: sqlite3.Connection, proposal_id: int, reviewer: str, comment: s
 
     Four-eyes like `approve`: refuses (SelfReview) the proposer unless `allow_self_review`.
     """
-    comment_text, error = clean_text(comment, what="comment saying why", minimum=1, maximum=MAX_COMMENT)
-    if error:
-        raise ValidationError({"comment": error})
+    comment_text = clean_comment(comment, required=True)
     with write_transaction(conn):
-        proposal = _pending_proposal(conn, proposal_id, reviewer, allow_self_review)
-        _decide(conn, proposal, "rejected", reviewer, comment=comment_text, mapping_id=None)
+        decision = _reject_in(conn, proposal_id, reviewer, comment_text, allow_self_review)
     log.info("%s rejected proposal %d", reviewer, proposal_id)
+    return decision
+
+
+def _reject_in(conn: sqlite3.Connection, proposal_id: int, reviewer: str, comment_text: str | None,
+               allow_self_review: bool) -> Decision:
+    proposal = _pending_proposal(conn, proposal_id, reviewer, allow_self_review)
+    _decide(conn, proposal, "rejected", reviewer, comment=comment_text, mapping_id=None)
     return Decision(proposal_id, proposal["action"], "rejected", proposal["mapping_id"])
+
+
+MAX_BULK = MAX_PER_PAGE
+
+
+def clean_selection(values: list[str]) -> list[int]:
+    """The proposal ids ticked on the queue, in the order given, without repeats; ValidationError otherwise."""
+    chosen: list[int] = []
+    for value in values:
+        number = ids.row_id(str(value).strip())
+        if number is None:
+            raise ValidationError({"ids": f"{_short(value)} is not a proposal number."})
+        if number not in chosen:
+            chosen.append(number)
+    if not chosen:
+        raise ValidationError({"ids": "Tick at least one proposal."})
+    if len(chosen) > MAX_BULK:
+        raise ValidationError({"ids": f"{len(chosen)} proposals are ticked; decide at most {MAX_BULK} at once."})
+    return chosen
+
+
+def bulk_decide(conn: sqlite3.Connection, proposal_ids: list[int], decision: str, reviewer: str,
+                comment: str | None, *, allow_self_review: bool = False) -> list[Decision]:
+    """Approve or reject several proposals in one transaction: all of them, or none.
+
+    Each gets its own audit row, exactly as a single decision would. When any one is refused
+    (not found, no longer pending, the reviewer's own, a pair mapped meanwhile, a mapping
+    gone) the whole batch is rolled back and BulkRefused lists every refused id and why, so
+    the reviewer can untick them and try again. A rejection's comment applies to each.
+    """
+    if decision not in DECISIONS:
+        raise ValidationError({"decision": f"{_short(decision)} is not one of {', '.join(DECISIONS)}."})
+    if not proposal_ids:
+        raise ValidationError({"ids": "Tick at least one proposal."})
+    comment_text = clean_comment(comment, required=decision == "reject")
+    decided: list[Decision] = []
+    refusals: list[tuple[int, str]] = []
+    with write_transaction(conn):
+        for proposal_id in proposal_ids:
+            # A savepoint per item, so a refused item leaves no trace while the others are tried
+            # (to name every refusal at once); BulkRefused then rolls back the whole transaction.
+            conn.execute("SAVEPOINT bulk_item")
+            try:
+                if decision == "approve":
+                    decided.append(_approve_in(conn, proposal_id, reviewer, comment_text, allow_self_review).decision)
+                else:
+                    decided.append(_reject_in(conn, proposal_id, reviewer, comment_text, allow_self_review))
+            except (NotFound, Conflict, SelfReview) as exc:
+                conn.execute("ROLLBACK TO bulk_item")
+                refusals.append((proposal_id, str(exc)))
+            conn.execute("RELEASE bulk_item")
+        if refusals:
+            raise BulkRefused(refusals)
+    log.info("%s bulk-%sd proposals %s", reviewer, decision, ", ".join(map(str, proposal_ids)))
+    return decided
+
+
+# --- the proposer's own changes -------------------------------------------------------------
+
+def _own_pending(conn: sqlite3.Connection, proposal_id: int, actor: str, what: str) -> sqlite3.Row:
+    row = _proposal_row(conn, proposal_id)
+    if row is None:
+        raise NotFound(f"There is no proposal {proposal_id}.")
+    if not is_own(row, actor):
+        raise NotProposer(f"Only {row['proposed_by']}, who made proposal {proposal_id}, can {what} it.")
+    if row["status"] != "pending":
+        by = f" by {row['reviewed_by']}" if row["reviewed_by"] and row["status"] != "withdrawn" else ""
+        raise Conflict(f"Proposal {proposal_id} was already {row['status']}{by}; only a pending proposal "
+                       f"can be {'withdrawn' if what == 'withdraw' else 'edited'}.", proposal_id=proposal_id)
+    return row
+
+
+def withdraw(conn: sqlite3.Connection, proposal_id: int, actor: str) -> None:
+    """The proposer takes back a pending proposal: status 'withdrawn', with an audit row.
+
+    The pair is then free for a new proposal. Raises NotFound, NotProposer (someone else's),
+    Conflict (no longer pending).
+    """
+    with write_transaction(conn):
+        before = _own_pending(conn, proposal_id, actor, "withdraw")
+        conn.execute("UPDATE proposals SET status = 'withdrawn', reviewed_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') "
+                     "WHERE id = ?", (proposal_id,))
+        _audit(conn, actor, "withdrawn", "proposal", proposal_id, before=before, after=_proposal_row(conn, proposal_id))
+    log.info("%s withdrew proposal %d", actor, proposal_id)
+
+
+def clean_edit(conn: sqlite3.Connection, proposal: Mapping[str, Any], form: Mapping[str, Any]) -> ProposalInput:
+    """Validate an edit of a pending proposal by the rules of proposing: same pair and action, new answers
+    and rationale; the confidence is computed again. The suggestion score stays the one recorded."""
+    action = proposal["action"]
+    if action == "create":
+        fields = {**form, "ke": proposal["ke_id"], "wp": proposal["wp_id"]}
+        data = clean_proposal(conn, fields, "create")
+        return ProposalInput(action, data.ke_id, data.wp_id, data.rationale, data.answers,
+                             proposal["suggestion_score"], None)
+    about = {"ke_id": proposal["ke_id"], "wp_id": proposal["wp_id"], "id": proposal["mapping_id"] or 0}
+    data = clean_proposal(conn, form, action, about)
+    return ProposalInput(action, data.ke_id, data.wp_id, data.rationale, data.answers, None, proposal["mapping_id"])
+
+
+def edit(conn: sqlite3.Connection, proposal_id: int, actor: str, data: ProposalInput) -> None:
+    """Replace a pending proposal's assessment and rationale (from `clean_edit`); audit row 'edited' with the
+    record before and after. Raises NotFound, NotProposer, Conflict (no longer pending)."""
+    assessment = data.assessment
+    answers = data.answers or {}
+    with write_transaction(conn):
+        before = _own_pending(conn, proposal_id, actor, "edit")
+        if (before["ke_id"], before["wp_id"], before["action"]) != (data.ke_id, data.wp_id, data.action):
+            raise ValidationError({"form": "An edit keeps the proposal's Key Event, pathway and action."})
+        conn.execute("UPDATE proposals SET relationship = ?, evidence = ?, specificity = ?, coverage = ?, "
+                     "confidence = ?, rationale = ? WHERE id = ?",
+                     (answers.get("relationship"), answers.get("evidence"), answers.get("specificity"),
+                      answers.get("coverage"), assessment.level if assessment else None, data.rationale,
+                      proposal_id))
+        _audit(conn, actor, "edited", "proposal", proposal_id, before=before, after=_proposal_row(conn, proposal_id))
+    log.info("%s edited proposal %d", actor, proposal_id)
 
 
 # --- reads --------------------------------------------------------------------------------

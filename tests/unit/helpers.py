@@ -116,3 +116,14 @@ def engine_of(app) -> Any:
 
     with app.app_context():
         return get_engine()
+
+
+def audit_rows(conn: sqlite3.Connection, action: str, entity: str = "proposal") -> list[sqlite3.Row]:
+    """The audit rows of one kind, oldest first (before/after are JSON text)."""
+    return conn.execute("SELECT * FROM audit_log WHERE action = ? AND entity = ? ORDER BY id",
+                        (action, entity)).fetchall()
+
+
+def page_text(response) -> str:
+    """A response body with runs of white space collapsed, for phrases that span template lines."""
+    return " ".join(response.get_data(as_text=True).split())
