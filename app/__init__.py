@@ -48,6 +48,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     for module in (ops, auth, catalog, mappings, review, exports, api):
         app.register_blueprint(module.bp)
 
+    from .services import timefmt
+    app.add_template_filter(timefmt.ago, "ago")
+    app.add_template_filter(timefmt.exact, "exact_time")
+    app.add_template_filter(timefmt.iso, "iso_time")
+
     from . import cli
     cli.init_app(app)
     return app

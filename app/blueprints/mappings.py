@@ -21,7 +21,8 @@ from ..engine import get_engine
 from ..services import catalog, confidence
 from ..services import mappings as svc
 from .auth import login_required
-from .paging import page_arg
+from .filters import confidence_filter, curator_filter, id_filters
+from .paging import listing, page_arg
 
 log = logging.getLogger(__name__)
 bp = Blueprint("mappings", __name__)
@@ -31,23 +32,15 @@ PER_PAGE = 25
 @bp.get("/mappings")
 def index():
     conn = get_db()
-    level = request.args.get("confidence", "").strip().lower()
-    if level and level not in confidence.LEVELS:
-        abort(400, f"confidence must be one of {', '.join(confidence.LEVELS)}, not {level[:20]!r}")
-    ke_arg, wp_arg = request.args.get("ke", "").strip(), request.args.get("wp", "").strip()
-    ke_id = wp_id = None
-    if ke_arg:
-        ke_id, error = svc.clean_ke_id(conn, ke_arg)
-        if error:
-            abort(400, error)
-    if wp_arg:
-        wp_id, error = svc.clean_wp_id(conn, wp_arg)
-        if error:
-            abort(400, error)
+    level = confidence_filter()
+    ke_arg, wp_arg, ke_id, wp_id = id_filters(conn)
+    curator = curator_filter()
+    shown = listing(svc.MAPPING_SORT, ke=ke_arg, wp=wp_arg, confidence=level, curator=curator)
     result = svc.list_mappings(conn, confidence_level=level or None, ke_id=ke_id, wp_id=wp_id,
+                               curator=curator or None, sort=shown.sort, direction=shown.order,
                                page=page_arg(), per_page=PER_PAGE)
     return render_template("mappings/index.html", result=result, level=level, ke=ke_arg, wp=wp_arg,
-                           levels=list(confidence.LEVELS_BEST_FIRST))
+                           curator=curator, listing=shown, levels=list(confidence.LEVELS_BEST_FIRST))
 
 
 @bp.get("/mappings/<sqlite_int:mapping_id>")
@@ -76,9 +69,11 @@ def mine():
     status = request.args.get("status", "").strip().lower()
     if status and status not in svc.STATUSES:
         abort(400, f"status must be one of {', '.join(svc.STATUSES)}")
-    result = svc.proposals_by(get_db(), g.user.username, status=status or None, page=page_arg(),
-                              per_page=PER_PAGE)
-    return render_template("mappings/mine.html", result=result, status=status, statuses=svc.STATUSES)
+    shown = listing(svc.MINE_SORT, status=status)
+    result = svc.proposals_by(get_db(), g.user.username, status=status or None, sort=shown.sort,
+                              direction=shown.order, page=page_arg(), per_page=PER_PAGE)
+    return render_template("mappings/mine.html", result=result, status=status, statuses=svc.STATUSES,
+                           listing=shown)
 
 
 @bp.get("/mappings/proposals/<sqlite_int:proposal_id>")

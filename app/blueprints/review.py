@@ -15,7 +15,8 @@ from ..db import get_db
 from ..services import confidence, ids
 from ..services import mappings as svc
 from .auth import admin_required
-from .paging import page_arg
+from .filters import confidence_filter, curator_filter, id_filters
+from .paging import listing, page_arg
 
 log = logging.getLogger(__name__)
 bp = Blueprint("review", __name__)
@@ -25,10 +26,21 @@ PER_PAGE = 50
 def _render_queue(*, problem: str | None = None, problem_id: int | None = None,
                   comment: str = "", status: int = 200, refusals: list[tuple[int, str]] | None = None,
                   ticked: list[int] | None = None):
-    result, counts = svc.review_queue(get_db(), page=page_arg(), per_page=PER_PAGE)
+    conn = get_db()
+    ke_arg, wp_arg, ke_id, wp_id = id_filters(conn)
+    level = confidence_filter(allow_none=True)
+    curator = curator_filter()
+    age = request.args.get("age", "").strip().lower()
+    if age and age not in svc.AGES:
+        abort(400, f"age must be one of {', '.join(svc.AGES)}, not {age[:20]!r}")
+    shown = listing(svc.PROPOSAL_SORT, ke=ke_arg, wp=wp_arg, curator=curator, confidence=level, age=age)
+    result, counts = svc.review_queue(conn, ke_id=ke_id, wp_id=wp_id, curator=curator or None,
+                                      confidence_level=level or None, age=age or None, sort=shown.sort,
+                                      direction=shown.order, page=page_arg(), per_page=PER_PAGE)
     return render_template("review/queue.html", result=result, counts=counts, questions=confidence.QUESTIONS,
                            problem=problem, problem_id=problem_id, comment=comment, refusals=refusals or [],
-                           ticked=ticked or []), status
+                           ticked=ticked or [], listing=shown, ages=svc.AGE_LABELS,
+                           levels=[*confidence.LEVELS_BEST_FIRST, "none"]), status
 
 
 @bp.get("/review")

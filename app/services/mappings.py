@@ -22,7 +22,7 @@ from ..db import write_transaction
 from . import catalog, confidence, ids
 from . import text as text_rules
 from .catalog_import import catalog_version
-from .paging import Page
+from .paging import Page, Sort
 
 log = logging.getLogger(__name__)
 
@@ -560,15 +560,65 @@ PROPOSAL_SELECT = ("SELECT pr.*, k.title AS ke_title, p.title AS wp_title, m.con
                    "LEFT JOIN mappings m ON m.id = pr.mapping_id")
 
 
-def list_mappings(conn: sqlite3.Connection, *, confidence_level: str | None = None, ke_id: str | None = None,
-                  wp_id: str | None = None, page: int = 1, per_page: int = 25) -> Page:
-    """Approved mappings, newest change first, optionally filtered (ids already normalized)."""
+def _confidence_rank(column: str) -> str:
+    """high > medium > low > none, for sorting by confidence."""
+    return f"CASE {column} WHEN 'high' THEN 3 WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END"
+
+
+MAPPING_SORT = Sort({"id": "m.id", "ke": ids.sql_number("m.ke_id", ids.KE_PREFIX),
+                     "wp": ids.sql_number("m.wp_id", ids.WP_PREFIX), "confidence": _confidence_rank("m.confidence"),
+                     "curator": "m.proposed_by COLLATE NOCASE", "approved_by": "m.approved_by COLLATE NOCASE",
+                     "updated": "m.updated_at"},
+                    default="updated", default_direction="desc", tiebreak="m.id")
+PROPOSAL_SORT = Sort({"id": "pr.id", "ke": ids.sql_number("pr.ke_id", ids.KE_PREFIX),
+                      "wp": ids.sql_number("pr.wp_id", ids.WP_PREFIX), "action": "pr.action",
+                      "confidence": _confidence_rank("pr.confidence"), "curator": "pr.proposed_by COLLATE NOCASE",
+                      "proposed": "pr.proposed_at", "status": "pr.status"},
+                     default="proposed", default_direction="asc", tiebreak="pr.id")
+MINE_SORT = Sort(PROPOSAL_SORT.columns, default="id", default_direction="desc", tiebreak="pr.id")
+
+# How long a proposal has waited: URL value -> (at least, less than) days; None is open-ended.
+AGES = {"day": (None, 1), "week": (None, 7), "over-week": (7, None), "over-month": (30, None)}
+AGE_LABELS = {"day": "less than a day", "week": "less than a week", "over-week": "over a week",
+              "over-month": "over a month"}
+
+
+def _age_clauses(column: str, age: str | None) -> list[str]:
+    if not age:
+        return []
+    at_least, less_than = AGES[age]
+    clauses = []
+    if at_least is not None:
+        clauses.append(f"{column} <= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-{int(at_least)} days')")
+    if less_than is not None:
+        clauses.append(f"{column} > strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-{int(less_than)} days')")
+    return clauses
+
+
+def _filters(prefix: str, **values: str | None) -> tuple[list[str], list[Any]]:
+    """WHERE clauses for exact-match filters; 'none' as a confidence means no level (a delete)."""
     where, params = [], []
-    for column, value in (("m.confidence", confidence_level), ("m.ke_id", ke_id), ("m.wp_id", wp_id)):
-        if value:
-            where.append(f"{column} = ?")
+    for name, value in values.items():
+        if not value:
+            continue
+        if name == "confidence" and value == "none":
+            where.append(f"{prefix}.confidence IS NULL")
+        elif name == "curator":
+            where.append(f"{prefix}.proposed_by = ? COLLATE NOCASE")
             params.append(value)
-    return _page(conn, MAPPING_SELECT, where, params, order="m.updated_at DESC, m.id DESC", page=page,
+        else:
+            where.append(f"{prefix}.{name} = ?")
+            params.append(value)
+    return where, params
+
+
+def list_mappings(conn: sqlite3.Connection, *, confidence_level: str | None = None, ke_id: str | None = None,
+                  wp_id: str | None = None, curator: str | None = None, sort: str = "updated",
+                  direction: str = "desc", page: int = 1, per_page: int = 25) -> Page:
+    """Approved mappings, newest change first unless sorted otherwise, optionally filtered (ids normalized,
+    `sort`/`direction` cleaned by MAPPING_SORT)."""
+    where, params = _filters("m", confidence=confidence_level, ke_id=ke_id, wp_id=wp_id, curator=curator)
+    return _page(conn, MAPPING_SELECT, where, params, order=MAPPING_SORT.order_by(sort, direction), page=page,
                  per_page=per_page)
 
 
@@ -601,14 +651,15 @@ def get_proposal(conn: sqlite3.Connection, proposal_id: int) -> sqlite3.Row | No
     return conn.execute(f"{PROPOSAL_SELECT} WHERE pr.id = ?", (proposal_id,)).fetchone()
 
 
-def proposals_by(conn: sqlite3.Connection, username: str, *, status: str | None = None, page: int = 1,
-                 per_page: int = 25) -> Page:
-    """A curator's own proposals, newest first."""
+def proposals_by(conn: sqlite3.Connection, username: str, *, status: str | None = None, sort: str = "id",
+                 direction: str = "desc", page: int = 1, per_page: int = 25) -> Page:
+    """A curator's own proposals, newest first unless sorted otherwise (MINE_SORT)."""
     where, params = ["pr.proposed_by = ?"], [username]
     if status:
         where.append("pr.status = ?")
         params.append(status)
-    return _page(conn, PROPOSAL_SELECT, where, params, order="pr.id DESC", page=page, per_page=per_page)
+    return _page(conn, PROPOSAL_SELECT, where, params, order=MINE_SORT.order_by(sort, direction), page=page,
+                 per_page=per_page)
 
 
 @dataclass(frozen=True)
@@ -618,9 +669,16 @@ class QueueCounts:
     by_confidence: dict[str, int]  # "none" for deletions, which have no assessment
 
 
-def review_queue(conn: sqlite3.Connection, *, page: int = 1, per_page: int = 50) -> tuple[Page, QueueCounts]:
-    """Pending proposals, oldest first, and their counts by action and confidence."""
-    result = _page(conn, PROPOSAL_SELECT, ["pr.status = 'pending'"], [], order="pr.proposed_at, pr.id",
+def review_queue(conn: sqlite3.Connection, *, ke_id: str | None = None, wp_id: str | None = None,
+                 curator: str | None = None, confidence_level: str | None = None, age: str | None = None,
+                 sort: str = "proposed", direction: str = "asc", page: int = 1,
+                 per_page: int = 50) -> tuple[Page, QueueCounts]:
+    """Pending proposals, oldest first unless sorted otherwise (PROPOSAL_SORT), optionally filtered by KE,
+    pathway, curator, confidence ('none' for deletes) and age (a key of AGES); and the counts of all
+    pending proposals by action and confidence (unfiltered: the size of the whole queue)."""
+    where, params = _filters("pr", ke_id=ke_id, wp_id=wp_id, curator=curator, confidence=confidence_level)
+    where = ["pr.status = 'pending'", *where, *_age_clauses("pr.proposed_at", age)]
+    result = _page(conn, PROPOSAL_SELECT, where, params, order=PROPOSAL_SORT.order_by(sort, direction),
                    page=page, per_page=per_page)
     by_action = dict.fromkeys(ACTIONS, 0)
     by_confidence = {**dict.fromkeys(confidence.LEVELS_BEST_FIRST, 0), "none": 0}
