@@ -48,6 +48,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     for module in (ops, auth, catalog, mappings, review, exports, api):
         app.register_blueprint(module.bp)
 
+    # Issue 18's pages, apart from the tuple above (other branches add blueprints there).
+    from .blueprints import aops as aop_pages
+    app.register_blueprint(aop_pages.bp)
+
     from .services import timefmt
     app.add_template_filter(timefmt.ago, "ago")
     app.add_template_filter(timefmt.exact, "exact_time")

@@ -1,10 +1,11 @@
-"""Read-only public JSON API under /api/v1: Key Events, pathways, suggestions and approved mappings.
+"""Read-only public JSON API under /api/v1: Key Events, pathways, suggestions, approved mappings and
+AOP coverage.
 
 Errors are JSON `{"error": {"status", "message"}}` (app/errors.py); a bad parameter is a 400
 whose message names the parameter and the allowed values; an unknown parameter is refused so
 a typo never silently drops a filter. Lists are paginated (`page`, `per_page`) with the totals
 in the body, an RFC 8288 `Link` header, and CSV instead of JSON for `Accept: text/csv`.
-Ids in paths are accepted as `KE55`, `55` or `KE 55` (and `WP254` or `254`).
+Ids in paths are accepted as `KE55`, `55` or `KE 55` (and `WP254` or `254`, `AOP3` or `3`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request, url
 from ..db import get_db
 from ..engine import get_engine
 from ..errors import error_response
-from ..services import catalog, exports, ids, openapi, search
+from ..services import aops, catalog, exports, ids, openapi, search
 from ..services.exports import InvalidParameter
 from .lookups import key_event_or_404, pathway_or_404
 
@@ -33,6 +34,8 @@ WHOLE_NUMBER = re.compile(r"^[0-9]{1,9}$")
 KE_CSV_FIELDS = ("ke_id", "title", "bio_level", "aop_ids", "url")
 WP_CSV_FIELDS = ("wp_id", "title", "organism", "gene_count", "url")
 MAPPING_CSV_FIELDS = (*exports.MAPPING_FIELDS, "url")
+AOP_CSV_FIELDS = ("aop_id", "title", "ke_count", "approved_ke_count", "pending_ke_count", "unmapped_ke_count",
+                  "url")
 PAGING = ("page", "per_page")
 
 View = TypeVar("View", bound=Callable[..., Any])
@@ -231,6 +234,7 @@ def index():
         resources={"key_events": public_url("api.key_events"),
                    "pathways": public_url("api.pathways"),
                    "mappings": public_url("api.mappings"),
+                   "aops": public_url("api.aops"),
                    "suggestions": public_url("api.suggest_text")})
 
 
@@ -336,3 +340,51 @@ def mapping(mapping_id: str):
     if record is None:
         abort(404, f"There is no approved mapping {number}.")
     return jsonify(mapping_record(record))
+
+
+# --- AOP coverage ---------------------------------------------------------------------------
+
+def aop_url(aop_id: str) -> str:
+    return public_url("api.aop", aop_id=ids.aop_path(aop_id))
+
+
+def aop_summary(summary: aops.AopSummary) -> dict[str, Any]:
+    return {"aop_id": summary.aop_id, "title": summary.title, "ke_count": summary.ke_count,
+            "approved_ke_count": summary.approved, "pending_ke_count": summary.pending,
+            "unmapped_ke_count": summary.unmapped, "url": aop_url(summary.aop_id)}
+
+
+@bp.get("/aops", endpoint="aops")
+@params("unmapped", *PAGING)
+def aops_list():
+    raw = request.args.get("unmapped", "").strip().lower()
+    if raw not in ("", "true", "false"):
+        raise InvalidParameter("unmapped", f"unmapped={raw[:40]!r} is not allowed; use true or false")
+    page, per_page = paging()
+    as_csv = wants_csv()
+    result = aops.list_aops(get_db(), unmapped_only=raw == "true", page=page, per_page=per_page)
+    return listing([aop_summary(r) for r in result.rows], result.total, page, per_page,
+                   csv_fields=AOP_CSV_FIELDS, as_csv=as_csv)
+
+
+@bp.get("/aops/<aop_id>")
+@params()
+def aop(aop_id: str):
+    parsed = ids.aop_param(aop_id)
+    if parsed is None:
+        raise InvalidParameter("aop_id", f"aop_id={aop_id[:40]!r} is not allowed; use an AOP id like AOP3 or 3")
+    found = aops.get_aop(get_db(), parsed)
+    if found is None:
+        abort(404, f"No Key Event in the catalogue names {parsed}.")
+    number = ids.id_number(parsed)
+    return jsonify({
+        **aop_summary(found.summary), "aopwiki_url": f"https://aopwiki.org/aops/{number}",
+        "key_events": [{"position": k.position, "ke_id": k.ke_id, "title": k.title, "bio_level": k.bio_level,
+                        "role": k.role, "state": k.state, "best_confidence": k.best_confidence,
+                        "approved_mapping_count": k.approved_count, "pending_proposal_count": k.pending_count,
+                        "upstream_ke_ids": k.upstream, "url": ke_url(k.ke_id),
+                        "mappings_url": public_url("api.mappings", ke=ids.ke_path(k.ke_id))}
+                       for k in found.key_events],
+        "relationships": [{"ker_id": r.ker_id, "upstream_ke_id": r.upstream_ke_id,
+                           "downstream_ke_id": r.downstream_ke_id} for r in found.relationships],
+    })

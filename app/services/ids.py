@@ -15,6 +15,7 @@ import re
 SQLITE_INT_MAX = 2**63 - 1
 KE_PREFIX = "KE "
 WP_PREFIX = "WP"
+AOP_PREFIX = "AOP "
 # Written without \s, \d or flags so that the same strings are valid ECMA-262 patterns for the
 # OpenAPI description (app/services/openapi.py) and mean the same there.
 _SPACE = r"[ \t\n\r\f\v]*"
@@ -23,9 +24,13 @@ _WP = rf"[Ww][Pp]{_SPACE}"
 # What the API takes in a path or filter: 'KE 55', 'KE55', 'ke_55', 'KE:55', '55'; 'WP254', 'wp 254', '254'.
 KE_PARAM_PATTERN = rf"^{_SPACE}(?:{_KE})?[0-9]+{_SPACE}$"
 WP_PARAM_PATTERN = rf"^{_SPACE}(?:{_WP})?[0-9]+{_SPACE}$"
+_AOP = rf"[Aa][Oo][Pp]{_SPACE}[:_ ]?{_SPACE}"
+# An AOP in an API path: 'AOP3', 'AOP 3', 'aop_3', '3'.
+AOP_PARAM_PATTERN = rf"^{_SPACE}(?:{_AOP})?[0-9]+{_SPACE}$"
 ROW_ID_PATTERN = r"^[0-9]+$"
 KE_ID = re.compile(rf"^{_SPACE}{_KE}([0-9]+){_SPACE}$")
 WP_ID = re.compile(rf"^{_SPACE}{_WP}([0-9]+){_SPACE}$")
+AOP_PARAM = re.compile(rf"^{_SPACE}(?:{_AOP})?([0-9]+){_SPACE}$")
 BARE_NUMBER = re.compile(rf"^{_SPACE}([0-9]+){_SPACE}$")
 # Search is more forgiving than the API: 'KE-55', 'ke 55' and a bare '55' all mean KE 55.
 _SEARCH = {"KE": re.compile(r"^\s*(?:KE\s*[-:_ ]?\s*)?([0-9]+)\s*$", re.ASCII | re.IGNORECASE),
@@ -74,6 +79,12 @@ def wp_id(value: object, *, bare: bool = False) -> str | None:
     return None if found is None else wp_for(found)
 
 
+def aop_param(value: object) -> str | None:
+    """'AOP 3' for 'AOP3', 'AOP 3', 'aop_3' or a bare '3' (ASCII digits, as in a URL), else None."""
+    found = _matched(AOP_PARAM, value)
+    return None if found is None else aop_for(found)
+
+
 def search_id(prefix: str, text: str) -> str:
     """The canonical id a search text names ('KE-55', 'ke 55', '55' -> 'KE 55'), or ''."""
     found = _matched(_SEARCH[prefix], text)
@@ -104,6 +115,15 @@ def wp_for(number: int) -> str:
     return f"{WP_PREFIX}{number}"
 
 
+def aop_for(number: int) -> str:
+    return f"{AOP_PREFIX}{number}"
+
+
+def aop_path(aop_id: str) -> str:
+    """An AOP id as API paths write it: 'AOP 3' -> 'AOP3'."""
+    return aop_id.replace(" ", "")
+
+
 def id_number(canonical: str) -> int:
     """The number of a canonical id ('KE 55' -> 55, 'WP254' -> 254, 'AOP 3' -> 3): for IRIs and sorting."""
     match = _NUMBER_AT_END.search(canonical)
@@ -118,6 +138,6 @@ def ke_path(ke_id: str) -> str:
 
 
 def sql_number(column: str, prefix: str) -> str:
-    """SQL for the number of the canonical ids in `column` (prefix KE_PREFIX or WP_PREFIX): to order
+    """SQL for the number of the canonical ids in `column` (prefix KE_PREFIX, WP_PREFIX or AOP_PREFIX): to order
     'KE 9' before 'KE 10'."""
     return f"CAST(substr({column}, {len(prefix) + 1}) AS INTEGER)"

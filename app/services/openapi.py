@@ -74,6 +74,8 @@ WP_ID_SCHEMA = {"type": "string", "pattern": ids.WP_PARAM_PATTERN}
 KE_PATH = _param("ke_id", "path", KE_ID_SCHEMA,
                  "Key Event id: `KE55`, `55` or `KE 55` (URL-encoded as `KE%2055`).", example="KE55")
 WP_PATH = _param("wp_id", "path", WP_ID_SCHEMA, "Pathway id: `WP254` or `254`.", example="WP254")
+AOP_PATH = _param("aop_id", "path", {"type": "string", "pattern": ids.AOP_PARAM_PATTERN},
+                  "AOP id: `AOP3`, `3` or `AOP 3` (URL-encoded as `AOP%203`).", example="AOP25")
 
 
 def _list_responses(schema: str, what: str) -> dict[str, Any]:
@@ -189,6 +191,29 @@ def _paths() -> dict[str, Any]:
             ],
             "responses": _list_responses("MappingPage", "mappings"),
         }},
+        "/aops": {"get": {
+            "operationId": "listAops", "summary": "AOPs with how many of their Key Events are mapped.",
+            "description": "Every AOP that a catalogued Key Event belongs to, by AOP number. A Key Event "
+                           "counts as approved when it has an approved mapping, pending when it has none but "
+                           "a proposal to map it awaits review, unmapped otherwise.",
+            "parameters": [
+                _param("unmapped", "query", {"type": "string", "enum": ["true", "false"]},
+                       "`true`: only AOPs with at least one unmapped Key Event."),
+                *PAGING,
+            ],
+            "responses": _list_responses("AopPage", "AOPs"),
+        }},
+        "/aops/{aop_id}": {"get": {
+            "operationId": "getAop",
+            "summary": "One AOP's Key Events in order along its relationships, with their mapping state.",
+            "description": "Upstream before downstream (from the MIE to the AO); a cycle is broken at its "
+                           "lowest-numbered Key Event. Relationships are the KERs between two of the AOP's "
+                           "Key Events, except those into its MIE or from its AO back to an earlier Key Event.",
+            "parameters": [AOP_PATH],
+            "responses": {"200": {"description": "The AOP.", "content": {JSON: {"schema": _ref("Aop")}}},
+                          "400": _error("The id is not an AOP id."),
+                          "404": {"$ref": "#/components/responses/NotFound"}},
+        }},
         "/mappings/{mapping_id}": {"get": {
             "operationId": "getMapping", "summary": "One approved mapping.",
             "parameters": [_param("mapping_id", "path", {"type": "string", "pattern": ids.ROW_ID_PATTERN},
@@ -263,6 +288,33 @@ def _schemas() -> dict[str, Any]:
         "similar_kes": {"type": "array", "items": _string(),
                         "description": "Similar KEs that have this pathway approved, most similar first."},
     }
+    count = {"type": "integer", "minimum": 0}
+    aop_summary = {
+        "aop_id": _string(pattern="^AOP [0-9]+$"),
+        "title": _string(),
+        "ke_count": {**count, "description": "Key Events in the AOP."},
+        "approved_ke_count": {**count, "description": "Of them, with an approved mapping."},
+        "pending_ke_count": {**count, "description": "Without one, but with a proposal awaiting review."},
+        "unmapped_ke_count": {**count, "description": "With neither."},
+        "url": url,
+    }
+    aop_ke = {
+        "position": {"type": "integer", "minimum": 1, "description": "Place along the relationships."},
+        "ke_id": _string(pattern="^KE [0-9]+$"),
+        "title": _string(),
+        "bio_level": _string(nullable=True),
+        "role": {"type": ["string", "null"], "enum": ["MIE", "KE", "AO", None],
+                 "description": "Its role in this AOP, when AOP-Wiki states it."},
+        "state": {"type": "string", "enum": ["approved", "pending", "none"]},
+        "best_confidence": {"type": ["string", "null"], "enum": [*LEVELS_BEST_FIRST, None],
+                            "description": "The best confidence of its approved mappings."},
+        "approved_mapping_count": count,
+        "pending_proposal_count": {**count, "description": "Proposals to map it awaiting review."},
+        "upstream_ke_ids": {"type": "array", "items": _string(pattern="^KE [0-9]+$"),
+                            "description": "This AOP's Key Events directly upstream of it."},
+        "url": url,
+        "mappings_url": url,
+    }
     return {
         "Error": {
             "type": "object", "required": ["error"],
@@ -309,6 +361,21 @@ def _schemas() -> dict[str, Any]:
                            "k": {"type": "integer", "minimum": 1, "maximum": K_MAX},
                            "items": {"type": "array", "items": _ref("Suggestion")}},
         },
+        "AopSummary": {"type": "object", "required": list(aop_summary), "properties": aop_summary},
+        "Aop": {
+            "type": "object", "required": [*aop_summary, "aopwiki_url", "key_events", "relationships"],
+            "properties": {
+                **aop_summary, "aopwiki_url": url,
+                "key_events": {"type": "array", "items": {"type": "object", "required": list(aop_ke),
+                                                          "properties": aop_ke}},
+                "relationships": {"type": "array", "items": {
+                    "type": "object", "required": ["ker_id", "upstream_ke_id", "downstream_ke_id"],
+                    "properties": {"ker_id": _string(pattern="^KER [0-9]+$"),
+                                   "upstream_ke_id": _string(pattern="^KE [0-9]+$"),
+                                   "downstream_ke_id": _string(pattern="^KE [0-9]+$")}}},
+            },
+        },
+        "AopPage": _page_of("AopSummary"),
         "KeyEventPage": _page_of("KeyEventSummary"),
         "PathwayPage": _page_of("PathwaySummary"),
         "MappingPage": _page_of("Mapping"),
@@ -322,7 +389,8 @@ def describe(version: str, public_url: str) -> dict[str, Any]:
         "info": {
             "title": "kewp API",
             "version": version,
-            "summary": "Read-only access to Key Events, pathways, suggestions and approved mappings.",
+            "summary": "Read-only access to Key Events, pathways, suggestions, approved mappings and AOP "
+                       "coverage.",
             "description": "Key Events come from AOP-Wiki (CC BY-SA 4.0), pathways from WikiPathways (CC0). "
                            "Errors are JSON: `{\"error\": {\"status\": 404, \"message\": \"...\"}}`. "
                            "Unknown query parameters are refused with 400 so a typo never silently "

@@ -140,6 +140,9 @@ def test_openapi_references_all_resolve(spec):
     ("/api/v1/pathways?per_page=3", "PathwayPage"),
     ("/api/v1/pathways/WP254", "Pathway"),
     ("/api/v1/mappings", "MappingPage"),
+    ("/api/v1/aops?unmapped=true&per_page=5", "AopPage"),
+    ("/api/v1/aops/AOP25", "Aop"),
+    ("/api/v1/aops/AOP471", "Aop"),
     ("/api/v1/key-events/KE99999", "Error"),
     ("/api/v1/mappings?confidence=certain", "Error"),
 ])
@@ -495,7 +498,7 @@ def test_api_is_readable_from_any_origin(client):
 @pytest.mark.parametrize("path", [
     "/api/v1/", "/api/v1/openapi.json", "/api/v1/key-events?per_page=2&page=2", "/api/v1/key-events/KE55",
     "/api/v1/pathways?per_page=2&page=2", "/api/v1/pathways/WP254", "/api/v1/mappings?per_page=1&page=2",
-    "/api/v1/mappings/{id}", "/export/mappings.ttl",
+    "/api/v1/mappings/{id}", "/export/mappings.ttl", "/api/v1/aops?per_page=2&page=2", "/api/v1/aops/AOP25",
 ])
 def test_links_and_iris_come_from_the_public_url_never_from_a_forged_host(make_app, mapped, monkeypatch, path):
     monkeypatch.setenv("KEWP_PUBLIC_URL", "https://kewp.example.org/")
