@@ -50,7 +50,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     # Issue 18's pages, apart from the tuple above (other branches add blueprints there).
     from .blueprints import aops as aop_pages
+    from .blueprints import stats as stats_pages
     app.register_blueprint(aop_pages.bp)
+    app.register_blueprint(stats_pages.bp)
 
     from .services import timefmt
     app.add_template_filter(timefmt.ago, "ago")
