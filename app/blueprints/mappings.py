@@ -144,6 +144,19 @@ def _render_form(action: str, values: Mapping[str, Any], *, mapping: sqlite3.Row
         max_rationale=svc.MAX_RATIONALE, min_rationale=svc.MIN_RATIONALE), status
 
 
+def _level_unseen(data: svc.ProposalInput, form: Mapping[str, Any], then: str) -> tuple[bool, str | None]:
+    """(True, notice) when the form must come back showing the level: the curator pressed Preview, or
+    submitted answers whose level they have not seen (`confirmed_confidence` differs); (False, None) to save."""
+    assessment = data.assessment
+    if assessment is None:
+        return False, None
+    if form.get("step", "submit") == "preview":
+        return True, None
+    if form.get("confirmed_confidence") != assessment.level:
+        return True, f"With these answers the confidence is {assessment.level}. Check it, then {then}."
+    return False, None
+
+
 def _handle(action: str, mapping: sqlite3.Row | None = None):
     conn = get_db()
     if request.method == "GET":
@@ -158,11 +171,8 @@ def _handle(action: str, mapping: sqlite3.Row | None = None):
         data = svc.clean_proposal(conn, form, action, mapping, scorer=get_engine().score_for_pair)
     except svc.ValidationError as exc:
         return _render_form(action, form, mapping=mapping, errors=exc.errors, status=400)
-    assessment = data.assessment
-    step = form.get("step", "submit")
-    if assessment is not None and (step == "preview" or form.get("confirmed_confidence") != assessment.level):
-        notice = None if step == "preview" else (
-            f"With these answers the confidence is {assessment.level}. Check it, then submit the proposal.")
+    show_level, notice = _level_unseen(data, form, "submit the proposal")
+    if show_level:
         return _render_form(action, form, mapping=mapping, notice=notice)
     try:
         proposal_id = svc.propose(conn, g.user.username, data)
@@ -233,11 +243,8 @@ def edit_proposal(proposal_id: int):
         data = svc.clean_edit(conn, row, form)
     except svc.ValidationError as exc:
         return _render_form(action, form, editing=row, errors=exc.errors, status=400)
-    assessment = data.assessment
-    step = form.get("step", "submit")
-    if assessment is not None and (step == "preview" or form.get("confirmed_confidence") != assessment.level):
-        notice = None if step == "preview" else (
-            f"With these answers the confidence is {assessment.level}. Check it, then save the edit.")
+    show_level, notice = _level_unseen(data, form, "save the edit")
+    if show_level:
         return _render_form(action, form, editing=row, notice=notice)
     try:
         svc.edit(conn, proposal_id, g.user.username, data)

@@ -14,7 +14,7 @@ import pytest
 from app import create_app, db
 from app.services import catalog_import, users
 
-from .helpers import PASSWORD, SEED, SEED_STORE, engine_of
+from .helpers import PASSWORD, SEED, SEED_STORE, engine_of, sign_in
 
 
 @pytest.fixture(scope="session")
@@ -114,3 +114,17 @@ def curator(app, conn) -> users.User:
 @pytest.fixture
 def admin(app, conn) -> users.User:
     return _user(conn, "ada", "admin")
+
+
+@pytest.fixture
+def curator_client(client, conn):
+    """The test client signed in as the curator cora (no password hashing)."""
+    sign_in(client, conn, "cora", "curator")
+    return client
+
+
+@pytest.fixture
+def admin_client(client, conn):
+    """The test client signed in as the admin ada."""
+    sign_in(client, conn, "ada", "admin")
+    return client

@@ -12,13 +12,7 @@ from app.services import mappings as svc
 from app.services import timefmt
 from app.services.paging import Sort, SortError
 
-from .helpers import LOW, add_mapping, approved_mapping, page_text, propose, sign_in
-
-
-@pytest.fixture
-def ada(client, conn):
-    sign_in(client, conn, "ada", "admin")
-    return client
+from .helpers import LOW, add_mapping, approved_mapping, page_text, propose
 
 
 def queue_ids(client, query: str = "") -> list[int]:
@@ -43,19 +37,19 @@ def test_a_sort_takes_only_whitelisted_columns_and_directions():
         spec.clean("id", "sideways")
 
 
-def test_the_review_queue_sorts_by_confidence_best_first_with_ties_in_id_order(ada, conn):
+def test_the_review_queue_sorts_by_confidence_best_first_with_ties_in_id_order(admin_client, conn):
     low = propose(conn, wp="WP3915", answers=LOW)
     high_first = propose(conn, wp="WP2879")
     high_second = propose(conn)
-    assert queue_ids(ada, "?sort=confidence&order=desc") == [high_second, high_first, low]
-    assert queue_ids(ada, "?sort=confidence&order=asc") == [low, high_first, high_second]
+    assert queue_ids(admin_client, "?sort=confidence&order=desc") == [high_second, high_first, low]
+    assert queue_ids(admin_client, "?sort=confidence&order=asc") == [low, high_first, high_second]
 
 
-def test_an_unknown_sort_column_is_400_and_names_the_allowed_ones(ada):
-    response = ada.get("/review?sort=rationale")
+def test_an_unknown_sort_column_is_400_and_names_the_allowed_ones(admin_client):
+    response = admin_client.get("/review?sort=rationale")
     assert response.status_code == 400
     assert "sort must be one of" in response.get_data(as_text=True)
-    assert ada.get("/mappings?sort=id&order=up").status_code == 400
+    assert admin_client.get("/mappings?sort=id&order=up").status_code == 400
 
 
 def test_mappings_sort_by_key_event_number_not_text(client, conn):
@@ -65,9 +59,9 @@ def test_mappings_sort_by_key_event_number_not_text(client, conn):
     assert page.index("KE 55") < page.index("KE 1505") < page.index("KE 1817")
 
 
-def test_column_headings_link_to_the_other_direction_and_keep_the_filters(ada, conn):
+def test_column_headings_link_to_the_other_direction_and_keep_the_filters(admin_client, conn):
     propose(conn)
-    page = ada.get("/review?sort=confidence&order=desc&curator=cora").get_data(as_text=True)
+    page = admin_client.get("/review?sort=confidence&order=desc&curator=cora").get_data(as_text=True)
     assert 'aria-sort="descending"' in page
     assert re.search(r'href="/review\?[^"]*curator=cora[^"]*sort=confidence[^"]*order=asc"', page.replace("&amp;", "&"))
 
@@ -83,45 +77,45 @@ def test_page_links_keep_the_filters_and_the_sort(client, conn):
 
 # --- filters --------------------------------------------------------------------------------
 
-def test_the_review_queue_filters_by_key_event_pathway_curator_and_confidence(ada, conn):
+def test_the_review_queue_filters_by_key_event_pathway_curator_and_confidence(admin_client, conn):
     mine = propose(conn, wp="WP3915", by="Cyd")
     low = propose(conn, wp="WP2879", answers=LOW)
     other_ke = propose(conn, ke="KE 1505")
-    assert queue_ids(ada, "?curator=cyd") == [mine]
-    assert queue_ids(ada, "?confidence=low") == [low]
-    assert queue_ids(ada, "?ke=KE1505") == [other_ke]
-    assert queue_ids(ada, "?wp=WP2879") == [low]
+    assert queue_ids(admin_client, "?curator=cyd") == [mine]
+    assert queue_ids(admin_client, "?confidence=low") == [low]
+    assert queue_ids(admin_client, "?ke=KE1505") == [other_ke]
+    assert queue_ids(admin_client, "?wp=WP2879") == [low]
 
 
-def test_the_review_queue_filters_deletions_as_no_level(ada, conn):
+def test_the_review_queue_filters_deletions_as_no_level(admin_client, conn):
     mapping = svc.get_mapping(conn, approved_mapping(conn))
     delete = svc.propose(conn, "cyd", svc.clean_proposal(conn, {"rationale": "Superseded by WP3915."}, "delete",
                                                          mapping))
     propose(conn, wp="WP3915")
-    assert queue_ids(ada, "?confidence=none") == [delete]
+    assert queue_ids(admin_client, "?confidence=none") == [delete]
 
 
-def test_the_review_queue_filters_by_how_long_a_proposal_has_waited(ada, conn):
+def test_the_review_queue_filters_by_how_long_a_proposal_has_waited(admin_client, conn):
     fresh, week_old, month_old = propose(conn, wp="WP3915"), propose(conn, wp="WP2879"), propose(conn)
     age(conn, week_old, 10)
     age(conn, month_old, 40)
-    assert queue_ids(ada, "?age=day") == [fresh]
-    assert queue_ids(ada, "?age=over-week") == [month_old, week_old]
-    assert queue_ids(ada, "?age=over-month") == [month_old]
+    assert queue_ids(admin_client, "?age=day") == [fresh]
+    assert queue_ids(admin_client, "?age=over-week") == [month_old, week_old]
+    assert queue_ids(admin_client, "?age=over-month") == [month_old]
 
 
-def test_a_bad_filter_is_400_with_the_reason(ada):
+def test_a_bad_filter_is_400_with_the_reason(admin_client):
     for query, words in (("?age=ancient", "age must be one of"), ("?confidence=certain", "confidence must be"),
                          ("?ke=KE+999999", "not in the Key Event catalogue")):
-        response = ada.get(f"/review{query}")
+        response = admin_client.get(f"/review{query}")
         assert response.status_code == 400, query
         assert words in response.get_data(as_text=True)
 
 
-def test_the_queue_counts_stay_those_of_the_whole_queue_when_filtered(ada, conn):
+def test_the_queue_counts_stay_those_of_the_whole_queue_when_filtered(admin_client, conn):
     propose(conn, wp="WP3915", by="cyd")
     propose(conn, wp="WP2879")
-    assert "<strong>2</strong> pending" in page_text(ada.get("/review?curator=cyd"))
+    assert "<strong>2</strong> pending" in page_text(admin_client.get("/review?curator=cyd"))
 
 
 def test_mappings_filter_by_curator(client, conn):
@@ -149,10 +143,10 @@ def test_times_read_as_a_person_says_them():
     assert {stamp: timefmt.ago(stamp, now) for stamp in cases} == cases
 
 
-def test_lists_show_relative_times_with_the_exact_utc_time_in_the_markup(ada, conn):
+def test_lists_show_relative_times_with_the_exact_utc_time_in_the_markup(admin_client, conn):
     proposal_id = propose(conn)
     conn.execute("UPDATE proposals SET proposed_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-3 hours', "
                  "'-5 minutes') WHERE id = ?", (proposal_id,))
     stamp = conn.execute("SELECT proposed_at FROM proposals").fetchone()[0]
-    page = ada.get("/review").get_data(as_text=True)
+    page = admin_client.get("/review").get_data(as_text=True)
     assert f'<time datetime="{stamp}" title="{stamp[:10]} {stamp[11:19]} UTC">3 hours ago</time>' in page

@@ -22,14 +22,7 @@ from .helpers import (
     proposal,
     propose,
     propose_form,
-    sign_in,
 )
-
-
-@pytest.fixture
-def curator_client(client, conn):
-    sign_in(client, conn, "cora", "curator")
-    return client
 
 
 def test_curator_signed_in_with_a_password_can_open_the_propose_form(client, curator):

@@ -25,18 +25,6 @@ from .helpers import (
 )
 
 
-@pytest.fixture
-def cora(client, conn):
-    sign_in(client, conn, "cora", "curator")
-    return client
-
-
-@pytest.fixture
-def ada(client, conn):
-    sign_in(client, conn, "ada", "admin")
-    return client
-
-
 def edit_form(client, proposal_id: int, **overrides: str) -> dict[str, str]:
     data = {**LOW, "rationale": "On reflection the evidence is thinner (PMID 999).", "step": "submit",
             "confirmed_confidence": "low",
@@ -84,22 +72,23 @@ def test_a_withdrawn_proposal_cannot_be_approved(conn):
     assert count(conn, "mappings") == 0
 
 
-def test_withdrawing_asks_for_confirmation_first_and_changes_nothing_until_then(cora, conn):
+def test_withdrawing_asks_for_confirmation_first_and_changes_nothing_until_then(curator_client, conn):
     proposal_id = propose(conn)
-    token = csrf_token(cora, f"/mappings/proposals/{proposal_id}")
-    first = cora.post(f"/mappings/proposals/{proposal_id}/withdraw", data={"csrf_token": token})
+    token = csrf_token(curator_client, f"/mappings/proposals/{proposal_id}")
+    first = curator_client.post(f"/mappings/proposals/{proposal_id}/withdraw", data={"csrf_token": token})
     assert first.status_code == 200
     assert "Yes, withdraw it" in first.get_data(as_text=True)
     assert count(conn, "proposals", "status = 'pending'") == 1
-    second = cora.post(f"/mappings/proposals/{proposal_id}/withdraw", data={"csrf_token": token, "confirm": "yes"})
+    second = curator_client.post(f"/mappings/proposals/{proposal_id}/withdraw",
+                                 data={"csrf_token": token, "confirm": "yes"})
     assert second.status_code == 303
     assert count(conn, "proposals", "status = 'withdrawn'") == 1
-    assert "withdrawn" in cora.get("/mappings/mine").get_data(as_text=True)
+    assert "withdrawn" in curator_client.get("/mappings/mine").get_data(as_text=True)
 
 
-def test_withdrawing_without_a_csrf_token_is_400_and_changes_nothing(cora, conn):
+def test_withdrawing_without_a_csrf_token_is_400_and_changes_nothing(curator_client, conn):
     proposal_id = propose(conn)
-    response = cora.post(f"/mappings/proposals/{proposal_id}/withdraw", data={"confirm": "yes"})
+    response = curator_client.post(f"/mappings/proposals/{proposal_id}/withdraw", data={"confirm": "yes"})
     assert response.status_code == 400
     assert count(conn, "proposals", "status = 'pending'") == 1
 
@@ -172,24 +161,24 @@ def test_a_delete_proposal_edit_takes_only_a_new_rationale(conn):
     assert (row["action"], row["confidence"], row["rationale"]) == ("delete", None, "Duplicate of mapping 7.")
 
 
-def test_the_edit_form_previews_the_level_before_saving_without_javascript(cora, conn):
+def test_the_edit_form_previews_the_level_before_saving_without_javascript(curator_client, conn):
     proposal_id = propose(conn)
-    page = cora.get(f"/mappings/proposals/{proposal_id}/edit").get_data(as_text=True)
+    page = curator_client.get(f"/mappings/proposals/{proposal_id}/edit").get_data(as_text=True)
     assert "Edit proposal" in page and RATIONALE in page
-    unconfirmed = cora.post(f"/mappings/proposals/{proposal_id}/edit",
-                            data=edit_form(cora, proposal_id, confirmed_confidence="high"))
+    unconfirmed = curator_client.post(f"/mappings/proposals/{proposal_id}/edit",
+                            data=edit_form(curator_client, proposal_id, confirmed_confidence="high"))
     assert unconfirmed.status_code == 200
     assert "the confidence is low" in unconfirmed.get_data(as_text=True)
     assert svc.get_proposal(conn, proposal_id)["confidence"] == "high"
-    saved = cora.post(f"/mappings/proposals/{proposal_id}/edit", data=edit_form(cora, proposal_id))
+    saved = curator_client.post(f"/mappings/proposals/{proposal_id}/edit", data=edit_form(curator_client, proposal_id))
     assert saved.status_code == 303
     assert svc.get_proposal(conn, proposal_id)["confidence"] == "low"
 
 
-def test_an_invalid_edit_over_http_is_400_and_keeps_the_proposal(cora, conn):
+def test_an_invalid_edit_over_http_is_400_and_keeps_the_proposal(curator_client, conn):
     proposal_id = propose(conn)
-    response = cora.post(f"/mappings/proposals/{proposal_id}/edit",
-                         data=edit_form(cora, proposal_id, relationship="sideways"))
+    response = curator_client.post(f"/mappings/proposals/{proposal_id}/edit",
+                         data=edit_form(curator_client, proposal_id, relationship="sideways"))
     assert response.status_code == 400
     assert "Nothing was saved" in response.get_data(as_text=True)
     assert svc.get_proposal(conn, proposal_id)["confidence"] == "high"
@@ -203,15 +192,15 @@ def test_editing_someone_elses_proposal_over_http_is_403(client, conn):
 
 # --- approve with a comment -----------------------------------------------------------------
 
-def test_admin_approves_with_an_optional_comment_that_the_proposer_sees(ada, conn):
+def test_admin_approves_with_an_optional_comment_that_the_proposer_sees(admin_client, conn):
     proposal_id = propose(conn)
-    token = csrf_token(ada, "/review")
-    assert 'name="comment"' in ada.get("/review").get_data(as_text=True).split("Approve</button>")[0]
-    response = ada.post(f"/review/{proposal_id}/approve", data={"csrf_token": token, "comment": "Nice catch."})
+    token = csrf_token(admin_client, "/review")
+    assert 'name="comment"' in admin_client.get("/review").get_data(as_text=True).split("Approve</button>")[0]
+    response = admin_client.post(f"/review/{proposal_id}/approve", data={"csrf_token": token, "comment": "Nice catch."})
     assert response.status_code == 303
     assert svc.get_proposal(conn, proposal_id)["review_comment"] == "Nice catch."
-    sign_in(ada, conn, "cora", "curator")
-    assert "Nice catch." in ada.get("/mappings/mine").get_data(as_text=True)
+    sign_in(admin_client, conn, "cora", "curator")
+    assert "Nice catch." in admin_client.get("/mappings/mine").get_data(as_text=True)
 
 
 # --- bulk -----------------------------------------------------------------------------------
@@ -269,34 +258,34 @@ def test_a_bad_selection_is_refused_with_a_clear_message():
     assert svc.clean_selection(["3", "1", "3"]) == [3, 1]
 
 
-def test_bulk_over_http_shows_a_confirm_page_first_and_changes_nothing_until_confirmed(ada, conn):
+def test_bulk_over_http_shows_a_confirm_page_first_and_changes_nothing_until_confirmed(admin_client, conn):
     ids = [propose(conn, wp="WP3915"), propose(conn, wp="WP2879")]
-    first = bulk(ada, ids, "approve", confirm=False)
+    first = bulk(admin_client, ids, "approve", confirm=False)
     assert first.status_code == 200
     assert "Yes, approve 2" in first.get_data(as_text=True)
     assert count(conn, "mappings") == 0
-    second = bulk(ada, ids, "approve")
+    second = bulk(admin_client, ids, "approve")
     assert second.status_code == 303
     assert count(conn, "mappings") == 2
 
 
-def test_a_refused_bulk_over_http_is_409_and_lists_each_refused_proposal(ada, conn):
+def test_a_refused_bulk_over_http_is_409_and_lists_each_refused_proposal(admin_client, conn):
     fine = propose(conn, wp="WP3915")
     own = propose(conn, wp="WP2879", by="ada")
-    response = bulk(ada, [fine, own], "approve")
+    response = bulk(admin_client, [fine, own], "approve")
     assert response.status_code == 409
     text = page_text(response)
     assert "Nothing was approved" in text and f"Proposal {own}</a>: You proposed" in text
     assert count(conn, "mappings") == 0
 
 
-def test_bulk_rejection_without_a_comment_over_http_is_400_before_any_confirm_page(ada, conn):
-    response = bulk(ada, [propose(conn)], "reject", confirm=False)
+def test_bulk_rejection_without_a_comment_over_http_is_400_before_any_confirm_page(admin_client, conn):
+    response = bulk(admin_client, [propose(conn)], "reject", confirm=False)
     assert response.status_code == 400
     assert count(conn, "proposals", "status = 'pending'") == 1
 
 
-def test_bulk_is_forbidden_to_curators(cora, conn):
-    response = bulk(cora, [propose(conn, by="cyd")], "approve")
+def test_bulk_is_forbidden_to_curators(curator_client, conn):
+    response = bulk(curator_client, [propose(conn, by="cyd")], "approve")
     assert response.status_code == 403
     assert count(conn, "mappings") == 0

@@ -12,12 +12,6 @@ from app.services import mappings as svc
 from .helpers import KE, LOW, WP, approved_mapping, count, csrf_token, propose, sign_in
 
 
-@pytest.fixture
-def admin_client(client, conn):
-    sign_in(client, conn, "ada", "admin")
-    return client
-
-
 def decide(client, proposal_id: int, decision: str, comment: str = "", with_token: bool = True):
     data = {"comment": comment}
     if with_token:
