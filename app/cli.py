@@ -1,4 +1,4 @@
-"""`flask --app app ...` commands: catalog import, users, database."""
+"""`flask --app app ...` commands: catalog import, users, invites, database."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from . import db
-from .services import catalog_import, mapping_import, sessions, users
+from .services import catalog_import, invites, mapping_import, sessions, users
 
 
 def _connection():
@@ -93,6 +93,13 @@ def _run_user_change(change, *args):
         conn.close()
 
 
+def _print_table(rows: list[tuple[str, ...]]) -> None:
+    """Rows (the first is the heading) in columns as wide as their widest cell."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
 def _ended(count: int) -> str:
     return f"{count} session{'s' if count != 1 else ''} ended"
 
@@ -104,9 +111,7 @@ def list_users() -> None:
     rows = [("username", "role", "enabled", "sessions", "last sign-in")] + [
         (a.username, a.role, "yes" if a.enabled else "no", str(a.active_sessions), a.last_sign_in_at or "never")
         for a in accounts]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    _print_table(rows)
 
 
 @users_cli.command("disable")
@@ -157,6 +162,43 @@ def upgrade() -> None:
         conn.close()
 
 
+invites_cli = AppGroup("invites", help="Invite codes with which people create their own curator accounts.")
+
+
+@invites_cli.command("create")
+@click.option("--label", required=True, help="Who the invite is for, e.g. 'Maastricht workshop'.")
+@click.option("--days", default=14, show_default=True, help=f"How long it can be used (1-{invites.MAX_DAYS}).")
+@click.option("--max-uses", default=1, show_default=True,
+              help=f"How many accounts it may create (1-{invites.MAX_USES}).")
+@click.option("--by", "created_by", default="admin", show_default=True, help="Who creates it (for the history).")
+def create_invite(label: str, days: int, max_uses: int, created_by: str) -> None:
+    """Create an invite; its code and link are printed once."""
+    conn = _connection()
+    try:
+        invite, code = invites.create(conn, label, days=days, max_uses=max_uses, created_by=created_by)
+    except invites.InviteError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        conn.close()
+    click.echo(f"invite {invite.id} ({invite.label!r}): {invite.max_uses} use{'s' if invite.max_uses != 1 else ''}, "
+               f"until {invite.expires_at}")
+    click.echo(f"code: {code}  (shown once; send it to the people invited)")
+    click.echo(f"link: {current_app.config['PUBLIC_URL']}/register?code={code}")
+
+
+@invites_cli.command("list")
+def list_invites() -> None:
+    """Show every invite: label, uses, expiry, state (the codes themselves are not stored)."""
+    conn = _connection()
+    try:
+        found = invites.list_invites(conn)
+    finally:
+        conn.close()
+    rows = [("id", "label", "uses", "expires (UTC)", "state")] + [
+        (str(i.id), i.label, f"{i.uses}/{i.max_uses}", i.expires_at, i.state()) for i in found]
+    _print_table(rows)
+
+
 def init_app(app: Flask) -> None:
-    for group in (catalog_cli, users_cli, db_cli):
+    for group in (catalog_cli, users_cli, invites_cli, db_cli):
         app.cli.add_command(group)

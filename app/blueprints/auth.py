@@ -30,7 +30,7 @@ from flask.sessions import SecureCookieSession, SessionInterface
 
 from ..db import DatabaseBusy, DiskFull, get_db
 from ..errors import error_response
-from ..services import login_throttle, sessions, users
+from ..services import invites, login_throttle, sessions, users
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
@@ -191,6 +191,28 @@ def login():
         _sign_in(user)
         return redirect(_safe_next(request.args.get("next")))
     return render_template("login.html", github=bool(current_app.config["GITHUB_CLIENT_ID"]))
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    """Create one's own curator account with an invite code (from ?code= in the link, or typed)."""
+    if request.method == "GET":
+        return render_template("register.html", code=request.args.get("code", "")[:100], username="")
+    code = request.form.get("code", "").strip()[:200]
+    username = request.form.get("username", "").strip()
+    password = request.form.get("password", "")
+    conn = get_db()
+    try:
+        if password != request.form.get("password_again", ""):
+            raise users.UserError("the two passwords differ; type the same password twice")
+        user = invites.redeem(conn, code, username, password)
+    except (invites.InviteError, users.UserError) as exc:
+        message = str(exc)
+        return render_template("register.html", code=code[:100], username=username[:40],
+                               problem=message[:1].upper() + message[1:]), 400
+    _sign_in(user)
+    flash(f"Welcome, {user.username}: your curator account is ready and you are signed in.", "info")
+    return redirect(url_for("catalog.index"), code=303)
 
 
 @bp.post("/logout")

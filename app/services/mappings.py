@@ -198,12 +198,13 @@ def clean_proposal(conn: sqlite3.Connection, form: Mapping[str, Any], action: st
 
 # --- audit --------------------------------------------------------------------------------
 
-def _snapshot(row: sqlite3.Row | None) -> str | None:
+def _snapshot(row: sqlite3.Row | Mapping[str, Any] | None) -> str | None:
     return None if row is None else json.dumps(dict(row), sort_keys=True)
 
 
 def _audit(conn: sqlite3.Connection, actor: str, action: str, entity: str, entity_id: int, *,
-           before: sqlite3.Row | None, after: sqlite3.Row | None, note: str | None = None) -> None:
+           before: sqlite3.Row | Mapping[str, Any] | None, after: sqlite3.Row | Mapping[str, Any] | None,
+           note: str | None = None) -> None:
     """One history row; call inside the transaction that makes the change.
 
     audit_log has no column for remarks, so a `note` goes into the `after` JSON as

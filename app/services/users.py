@@ -44,23 +44,36 @@ def _user(row: sqlite3.Row | None) -> User | None:
 def create_user(conn: sqlite3.Connection, username: str, role: str, password: str | None = None,
                 github_login: str | None = None) -> tuple[User, str | None]:
     """Create an account; returns it and the generated password when none was given."""
+    generated = None
+    if password is None and github_login is None:
+        password = generated = secrets.token_urlsafe(12)
+    pw_hash = check_new_account(username, role, password)
+    try:
+        with write_transaction(conn):
+            user = insert_user(conn, username, role, pw_hash, github_login)
+    except sqlite3.IntegrityError:
+        raise UserError(f"a user named {username!r} already exists") from None
+    return user, generated
+
+
+def check_new_account(username: str, role: str, password: str | None) -> str | None:
+    """Check a new account's name, role and password (UserError saying what is wrong); returns the
+    password's hash (slow: call it before taking the write lock)."""
     if not USERNAME.match(username or ""):
         raise UserError(f"user name {username!r} must be 2-39 letters, digits, '.', '_' or '-'")
     if role not in ROLES:
         raise UserError(f"role {role!r} must be one of {', '.join(ROLES)}")
-    generated = None
-    if password is None and github_login is None:
-        password = generated = secrets.token_urlsafe(12)
     if password is not None and len(password) < MIN_PASSWORD:
         raise UserError(f"the password must have at least {MIN_PASSWORD} characters")
-    pw_hash = generate_password_hash(password) if password is not None else None
-    try:
-        with write_transaction(conn):
-            cur = conn.execute("INSERT INTO users (username, password_hash, role, github_login) VALUES (?, ?, ?, ?)",
-                               (username, pw_hash, role, github_login))
-    except sqlite3.IntegrityError:
-        raise UserError(f"a user named {username!r} already exists") from None
-    return User(cur.lastrowid, username, role, github_login), generated
+    return generate_password_hash(password) if password is not None else None
+
+
+def insert_user(conn: sqlite3.Connection, username: str, role: str, pw_hash: str | None,
+                github_login: str | None = None) -> User:
+    """The INSERT of a checked account, inside the caller's write transaction (IntegrityError: name taken)."""
+    cur = conn.execute("INSERT INTO users (username, password_hash, role, github_login) VALUES (?, ?, ?, ?)",
+                       (username, pw_hash, role, github_login))
+    return User(cur.lastrowid, username, role, github_login)
 
 
 def authenticate(conn: sqlite3.Connection, username: str, password: str) -> User | None:
