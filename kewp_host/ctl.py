@@ -67,7 +67,7 @@ RUNBOOK_ANCHORS = {
     "kewp-alert@": "alerts",
 }
 UNIT_ALIASES = {
-    "app": ["kewp.service"],
+    "app": [paths.SERVICE],
     "watch": ["kewp-healthcheck.service"],
     "backup": ["kewp-backup.service", "kewp-prune.service", "kewp-restore-drill.service"],
     "alert": ["kewp-alert@*.service"],

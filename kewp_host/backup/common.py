@@ -49,7 +49,7 @@ CONFIG_KEYS: dict[str, tuple[str, str]] = {
     "KEWP_BACKUP_COMPRESS_LEVEL": ("3", "level"),
     "KEWP_BACKUP_LOCK_TIMEOUT": ("900", "count"),
     "KEWP_BACKUP_DRILL_MAX_AGE_HOURS": ("26", "count"),
-    "KEWP_BACKUP_SERVICE": ("kewp.service", "text"),
+    "KEWP_BACKUP_SERVICE": (paths.SERVICE, "text"),
     "KEWP_BACKUP_DB_MODE": ("0640", "mode"),
 }
 DEFAULT_CONFIG_FILE = "/etc/default/kewp-backup"
