@@ -18,10 +18,19 @@ from kewp_host.backup.common import EXIT_ERROR, EXIT_OK, Config, Failure, log, u
 from kewp_host.commands import run
 
 
+def runbook_anchor(documentation: str) -> str:
+    """The runbook section for a failure of a unit: the first oncall.md#ANCHOR of its
+    Documentation= (each kewp unit names its own first), else the general #alerts."""
+    for url in documentation.split():
+        if "oncall.md#" in url:
+            return url.rsplit("#", 1)[1]
+    return "alerts"
+
+
 def cmd_alert(_cfg: Config, args: argparse.Namespace) -> int:
     unit = args.unit
     host = socket.gethostname()
-    props = systemd.show(unit, "Result", "ExecMainStatus", "InvocationID", "StateChangeTimestamp")
+    props = systemd.show(unit, "Result", "ExecMainStatus", "InvocationID", "StateChangeTimestamp", "Documentation")
     result = props.get("Result") or "unknown"
     status = props.get("ExecMainStatus") or "?"
     when = props.get("StateChangeTimestamp") or utc(dt.datetime.now(dt.UTC))
@@ -30,7 +39,7 @@ def cmd_alert(_cfg: Config, args: argparse.Namespace) -> int:
     if not lines:
         lines = [f"(no log lines readable: {got.stderr.strip() or 'journal empty'})"]
     headline = (f"ALERT kewp: {unit} failed on {host} at {when} (result={result}, exit status {status}); "
-                f"runbook: docs/oncall.md#backup-failed; journalctl -u {unit}")
+                f"runbook: docs/oncall.md#{runbook_anchor(props.get('Documentation', ''))}; journalctl -u {unit}")
     log(headline, "crit")
     for line in lines:
         log(f"  {line}", "error")

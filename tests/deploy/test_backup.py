@@ -247,6 +247,7 @@ def test_a_full_disk_fails_the_unit_fires_the_alert_and_keeps_everything(host: H
             alert = host.run(f"journalctl -u kewp-alert@kewp-backup.service.service --since '{since}' "
                              "-o cat --no-pager").stdout
         assert "not enough free space" in alert   # the failed run's log lines come with it
+        assert "runbook: docs/oncall.md#backup-failed;" in alert
         assert host.check_output(f"sha256sum {BACKUPS}/*") == before
         assert host.check_output(f"ls -A {BACKUPS} | grep '^[.]' || true") == ""
         sh(host, f"kewp-backup verify {earlier} --scratch /root")

@@ -4,6 +4,8 @@ sandbox drop-in is in effect on every kewp-* service."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from testinfra.host import Host
 
@@ -22,6 +24,10 @@ TOOLS = {
     "kewp-healthcheck": "/usr/local/libexec/kewp/kewp-healthcheck",
     "wait-ready": "/usr/local/libexec/kewp/wait-ready",
 }
+MODULES = {"kewp-backup": "kewp_host.backup.cli", "kewpctl": "kewp_host.ctl",
+           "kewp-healthcheck": "kewp_host.healthcheck", "wait-ready": "kewp_host.wait_ready"}
+PACKAGE = "/usr/local/lib/kewp/kewp_host"
+REPO = Path(__file__).resolve().parents[2]
 VERIFY = "/usr/local/libexec/kewp/verify-unit"
 
 
@@ -73,6 +79,18 @@ def test_alert_unit_is_installed_once(host: Host) -> None:
 @pytest.mark.parametrize("unit", HOST_SERVICES[:4])
 def test_each_failure_starts_the_one_alert_unit(host: Host, unit: str) -> None:
     assert properties(host, unit, "OnFailure")["OnFailure"] == f"kewp-alert@{unit}.service"
+
+
+@pytest.mark.parametrize(("unit", "anchor"), [
+    ("kewp-backup.service", "backup-failed"),
+    ("kewp-prune.service", "backup-prune-failed"),
+    ("kewp-restore-drill.service", "restore-drill-failed"),
+    ("kewp-healthcheck.service", "health-watch-alerts"),
+])
+def test_each_alert_names_the_runbook_section_of_what_failed(host: Host, unit: str, anchor: str) -> None:
+    # What kewp-alert@UNIT runs, from a shell: the lines go to stderr, not to the journal.
+    result = host.run(f"/usr/local/sbin/kewp-backup alert {unit} --lines 1")
+    assert f"runbook: docs/oncall.md#{anchor};" in result.stderr, result.stderr
 
 
 def test_alert_settings_are_root_only(host: Host) -> None:
@@ -148,3 +166,24 @@ def test_host_tool_answers_help_the_way_the_units_run_it(host: Host, tool: str) 
     result = host.run(f"/usr/bin/python3 -I {TOOLS[tool]} --help")
     assert result.rc == 0, result.stderr
     assert tool in result.stdout
+
+
+@pytest.mark.parametrize("tool", sorted(TOOLS))
+def test_host_tool_is_a_thin_entry_point_into_the_package(host: Host, tool: str) -> None:
+    text = host.file(TOOLS[tool]).content_string
+    assert text.startswith("#!/usr/bin/python3 -I\n")
+    assert 'sys.path.insert(0, "/usr/local/lib/kewp")' in text
+    assert f"from {MODULES[tool]} import main" in text
+    assert len(text.splitlines()) < 15
+
+
+def test_package_is_the_repository_s_root_owned_without_byte_code_from_the_control_node(host: Host) -> None:
+    wanted = sorted(str(p.relative_to(REPO / "kewp_host")) for p in (REPO / "kewp_host").rglob("*")
+                    if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc")
+    listing = host.check_output(f"cd {PACKAGE} && find . -path '*/__pycache__' -prune -o -type f "
+                                "-printf '%P\\t%u %m\\n'")
+    installed = dict(line.split("\t") for line in listing.splitlines())
+    assert sorted(installed) == wanted
+    assert set(installed.values()) == {"root 644"}
+    dirs = host.check_output(f"find {PACKAGE} -path '*/__pycache__' -prune -o -type d -printf '%u %m\\n' | sort -u")
+    assert dirs.splitlines() == ["root 755"]
