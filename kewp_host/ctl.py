@@ -1,6 +1,6 @@
 """kewpctl: the on-call view of kewp on this host, and the few actions on-call needs.
 
-Installed by roles/kewp_oncall as /usr/local/bin/kewpctl; run as root on the VPS, or from the
+Installed by roles/kewp_host as /usr/local/bin/kewpctl; run as root on the VPS, or from the
 control node with `ansible kewp -b -m command -a 'kewpctl status'`. Python 3 standard library;
 it asks systemctl, journalctl, docker and kewp-backup, and reads /proc.
 

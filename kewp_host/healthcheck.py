@@ -1,6 +1,6 @@
 """kewp-healthcheck: probe kewp the way users reach it; restart it, with limits, when it hangs.
 
-Installed by roles/kewp_oncall as /usr/local/libexec/kewp/kewp-healthcheck and run once a
+Installed by roles/kewp_host as /usr/local/libexec/kewp/kewp-healthcheck and run once a
 minute by kewp-healthcheck.timer (kewp-healthcheck.service, as root in a tight sandbox).
 Python 3 standard library only; it talks to systemd with systemctl.
 

@@ -1,6 +1,6 @@
 """wait-ready: wait until kewp answers /readyz with 200, then say what runs.
 
-Installed by roles/kewp_app as /usr/local/libexec/kewp/wait-ready and run as kewp.service's
+Installed by roles/kewp_host as /usr/local/libexec/kewp/wait-ready and run as kewp.service's
 ExecStartPost=, so `systemctl start kewp` only succeeds once the app can serve, and fails
 (with the app's last readiness answer in the journal) when it cannot within the timeout.
 Also run by the role and by playbooks/deploy.yml as the final readiness check.
