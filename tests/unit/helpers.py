@@ -116,3 +116,15 @@ def engine_of(app) -> Any:
 
     with app.app_context():
         return get_engine()
+
+
+def parse_sssom(text: str, directory: Path) -> Any:
+    """The SSSOM TSV as the reference `sssom` package reads it (a MappingSetDataFrame).
+
+    Not strict: sssom 0.4.21's strict mode refuses every file (its metadata check is inverted);
+    the tests look at what it logs instead."""
+    from sssom.parsers import parse_sssom_table
+
+    path = directory / "mappings.sssom.tsv"
+    path.write_text(text, encoding="utf-8")
+    return parse_sssom_table(path)
