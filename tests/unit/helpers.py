@@ -128,3 +128,13 @@ def parse_sssom(text: str, directory: Path) -> Any:
     path = directory / "mappings.sssom.tsv"
     path.write_text(text, encoding="utf-8")
     return parse_sssom_table(path)
+
+
+SITE = "http://127.0.0.1:8000"   # the testing app's KEWP_PUBLIC_URL
+
+
+def make_release(conn: sqlite3.Connection, db_path: Path, note: str = "", by: str = "ada") -> Any:
+    """A release of the approved mappings as they are now, stored beside the test database."""
+    from app.services import releases
+
+    return releases.create_release(conn, releases.root_for(db_path), created_by=by, note=note, site=SITE)
