@@ -138,3 +138,15 @@ def make_release(conn: sqlite3.Connection, db_path: Path, note: str = "", by: st
     from app.services import releases
 
     return releases.create_release(conn, releases.root_for(db_path), created_by=by, note=note, site=SITE)
+
+
+def validator_for(spec: dict[str, Any], schema: str) -> Any:
+    """A JSON Schema validator for one of the OpenAPI document's component schemas."""
+    from jsonschema import Draft202012Validator, FormatChecker
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    uri = "urn:kewp:openapi"
+    registry = Registry().with_resource(uri, Resource.from_contents(spec, default_specification=DRAFT202012))
+    return Draft202012Validator({"$ref": f"{uri}#/components/schemas/{schema}"}, registry=registry,
+                                format_checker=FormatChecker())
