@@ -3,14 +3,16 @@
 A release is a directory `<releases root>/<number>/` (the root is `releases/` beside the
 database) holding every export format, the SSSOM TSV, a CHANGELOG against the previous
 release, `.zenodo.json`, `release.json` (counts, source versions, each file's size and
-sha256) and a zip of them all, plus a row in the `releases` table. It is built in a hidden
-temporary directory and renamed into place, so a reader never sees half a release; the
-number is taken under the database's write lock, so two creators never share one, and a
-number whose directory exists is never reused: nothing is ever rewritten.
+sha256) and a zip of them all, plus a row in the `releases` table. It is made from one read
+snapshot of the database, built in a hidden temporary directory and renamed into place, so
+a reader never sees half a release; one creator at a time (a lock file) takes the next
+number, and a number whose directory exists is never reused: nothing is ever rewritten.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import logging
 import os
@@ -18,7 +20,8 @@ import shutil
 import sqlite3
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -149,7 +152,7 @@ def clean_note(note: str | None) -> str:
 
 
 def _next_number(conn: sqlite3.Connection, root: Path) -> int:
-    """Call under the write lock. A directory without a row (a crash between the rename and the
+    """Call as the one creator (_one_creator). A directory without a row (a crash between the rename and the
     commit) still takes its number; a half-built one (a crash while building) is removed."""
     for stale in root.glob(".building-*"):
         shutil.rmtree(stale, ignore_errors=True)
@@ -228,16 +231,31 @@ def _zenodo(draft: _Draft, rows: list[dict[str, Any]], changes: changelog.Change
     }
 
 
-def _contents(conn: sqlite3.Connection, root: Path, draft: _Draft) -> tuple[dict[str, str], dict[str, Any]]:
+@dataclass(frozen=True)
+class _Snapshot:
+    rows: list[dict[str, Any]]
+    gene_sets: list[tuple[str, str, list[str]]]
+    imports: dict[int, dict[str, Any]]
+    confidence_counts: dict[str, int]
+    previous: Release | None
+
+
+def _snapshot(conn: sqlite3.Connection) -> _Snapshot:
+    """Everything a release is made from, read in one transaction: in WAL mode a consistent view
+    that never makes the curators' writes wait (the files take seconds to write)."""
+    conn.execute("BEGIN")
+    try:
+        previous = conn.execute("SELECT * FROM releases ORDER BY number DESC LIMIT 1").fetchone()
+        return _Snapshot(exports.fetch_mappings(conn), exports.gene_sets(conn), catalog.imports(conn),
+                         exports.confidence_counts(conn), None if previous is None else Release(**dict(previous)))
+    finally:
+        conn.execute("COMMIT")   # read only: this just ends the snapshot
+
+
+def _contents(snapshot: _Snapshot, root: Path, draft: _Draft) -> tuple[dict[str, str], dict[str, Any]]:
     """The text of each content file and the counts and source versions for the manifest."""
     number, created, site = draft.number, draft.created, draft.site
-    rows = exports.fetch_mappings(conn)
-    if not rows:
-        raise ReleaseError("there are no approved mappings to release; approve some proposals first")
-    sets = exports.gene_sets(conn)
-    imports = catalog.imports(conn)
-    previous = conn.execute("SELECT * FROM releases ORDER BY number DESC LIMIT 1").fetchone()
-    previous = None if previous is None else Release(**dict(previous))
+    rows, imports, previous = snapshot.rows, snapshot.imports, snapshot.previous
     changes = changelog.compare(_previous_mappings(root, previous), rows)
     mapping_set = sssom_tsv.MappingSet(
         site=site, mapping_set_id=file_url(site, number, SSSOM_FILE), version=str(number),
@@ -250,7 +268,7 @@ def _contents(conn: sqlite3.Connection, root: Path, draft: _Draft) -> tuple[dict
         "kewp-mappings.ttl": exports.to_turtle(rows, created, site=site, mapping_base=f"{site}{API_PREFIX}/mappings/",
                                                imports=imports),
         SSSOM_FILE: sssom_tsv.to_sssom_tsv(rows, mapping_set, imports),
-        "kewp-ke-gene-sets.gmt": exports.to_gmt(sets),
+        "kewp-ke-gene-sets.gmt": exports.to_gmt(snapshot.gene_sets),
         "CHANGELOG.md": changelog.to_markdown(
             number, draft.created_at, None if previous is None else (previous.number, previous.created_at), changes,
             len(rows)),
@@ -258,10 +276,10 @@ def _contents(conn: sqlite3.Connection, root: Path, draft: _Draft) -> tuple[dict
     }
     used = {"key_events": {m["ke_catalog_version"] for m in rows}, "pathways": {m["wp_catalog_version"] for m in rows}}
     facts = {
-        "counts": {"mappings": len(rows), **exports.confidence_counts(conn),
+        "counts": {"mappings": len(rows), **snapshot.confidence_counts,
                    "key_events": len({m["ke_id"] for m in rows}), "pathways": len({m["wp_id"] for m in rows}),
-                   "gene_sets": len(sets), "added": len(changes.added), "changed": len(changes.changed),
-                   "removed": len(changes.removed)},
+                   "gene_sets": len(snapshot.gene_sets), "added": len(changes.added),
+                   "changed": len(changes.changed), "removed": len(changes.removed)},
         "previous_release": None if previous is None else previous.number,
         "source_versions": {kind: [imports[i] for i in sorted(n for n in numbers if n in imports)]
                             for kind, numbers in used.items()},
@@ -300,42 +318,56 @@ def _build(directory: Path, draft: _Draft, text: dict[str, str], facts: dict[str
             "bundle_size": bundle.stat().st_size, "bundle_sha256": sha256_file(bundle)}
 
 
+@contextmanager
+def _one_creator(root: Path) -> Iterator[None]:
+    """One release is made at a time, across Gunicorn workers and the CLI (same host, same disk)."""
+    with (root / ".lock").open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ReleaseError("another release is being made right now; wait a minute and try again") from None
+        yield   # closing the file releases the lock, also when the process dies
+
+
 def create_release(conn: sqlite3.Connection, root: Path, *, created_by: str, note: str | None, site: str,
                    now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Release:
     """Make release n+1 from the approved mappings as they are now; `site` is KEWP_PUBLIC_URL."""
     note = clean_note(note)
     root.mkdir(parents=True, exist_ok=True)
-    final: Path | None = None
-    try:
-        # The write lock keeps the mappings still while they are read and the number taken.
-        with write_transaction(conn):
-            number = _next_number(conn, root)
-            draft = _Draft(number, now().replace(microsecond=0), created_by, note, site)
-            text, facts = _contents(conn, root, draft)
-            staging = Path(tempfile.mkdtemp(prefix=f".building-{number}-", dir=root))
-            try:
-                checksums = _build(staging, draft, text, facts)
-                staging.chmod(0o755)   # mkdtemp's 0700: host tools (backups) read releases too
-                staging.rename(root / str(number))   # fails if the number's directory exists: never rewrites
-            except BaseException:
-                shutil.rmtree(staging, ignore_errors=True)
-                raise
-            final = root / str(number)
+    with _one_creator(root):
+        number = _next_number(conn, root)
+        snapshot = _snapshot(conn)
+        if not snapshot.rows:
+            raise ReleaseError("there are no approved mappings to release; approve some proposals first")
+        draft = _Draft(number, now().replace(microsecond=0), created_by, note, site)
+        text, facts = _contents(snapshot, root, draft)
+        staging = Path(tempfile.mkdtemp(prefix=f".building-{number}-", dir=root))
+        try:
+            checksums = _build(staging, draft, text, facts)
+            staging.chmod(0o755)   # mkdtemp's 0700: host tools (backups) read releases too
+            staging.rename(root / str(number))   # fails if the number's directory exists: never rewrites
+        except BaseException as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+                raise ReleaseError("the data directory's disk is full; nothing was published. "
+                                   "Free some space and try again") from exc
+            raise
+        final = root / str(number)
+        release = Release(number=number, created_at=draft.created_at, created_by=created_by, note=note,
+                          mappings=facts["counts"]["mappings"], added=facts["counts"]["added"],
+                          changed=facts["counts"]["changed"], removed=facts["counts"]["removed"], **checksums)
+        row = asdict(release)
+        try:
             _fsync_dir(root)
-            release = Release(number=number, created_at=draft.created_at,
-                              created_by=created_by, note=note, mappings=facts["counts"]["mappings"],
-                              added=facts["counts"]["added"], changed=facts["counts"]["changed"],
-                              removed=facts["counts"]["removed"], **checksums)
-            row = asdict(release)
-            conn.execute(f"INSERT INTO releases ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-                         list(row.values()))
-            conn.execute("INSERT INTO audit_log (actor, action, entity, entity_id, before, after) "
-                         "VALUES (?, 'created', 'release', ?, NULL, ?)",
-                         (created_by, str(number), json.dumps(row, sort_keys=True)))
-    except BaseException:
-        if final is not None:   # renamed, then the row did not commit: the number was never published
-            shutil.rmtree(final, ignore_errors=True)
-        raise
+            with write_transaction(conn):
+                conn.execute(f"INSERT INTO releases ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                             list(row.values()))
+                conn.execute("INSERT INTO audit_log (actor, action, entity, entity_id, before, after) "
+                             "VALUES (?, 'created', 'release', ?, NULL, ?)",
+                             (created_by, str(number), json.dumps(row, sort_keys=True)))
+        except BaseException:
+            shutil.rmtree(final, ignore_errors=True)   # the row did not commit: never published
+            raise
     log.info("release %d: %d mappings (%d added, %d changed, %d removed) by %s", release.number,
              release.mappings, release.added, release.changed, release.removed, created_by)
     return release

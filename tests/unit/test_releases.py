@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
 import sqlite3
@@ -10,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from app.services import releases, sssom_tsv
+from app import db
+from app.services import exports, releases, sssom_tsv
 from app.services.checksums import sha256_file
 
 from .helpers import SITE, add_mapping, count, make_release, parse_sssom
@@ -125,7 +127,41 @@ def test_a_failed_release_leaves_no_directory_and_no_row(conn, db_path, root, ma
     monkeypatch.setattr(sssom_tsv, "to_sssom_tsv", broken)
     with pytest.raises(RuntimeError):
         make_release(conn, db_path)
-    assert list(root.iterdir()) == []
+    assert [p.name for p in root.iterdir()] == [".lock"]   # no release, no half-built one
+    assert count(conn, "releases") == 0
+
+
+def test_curators_can_write_while_a_release_is_built_and_it_holds_the_mappings_as_they_were(
+        conn, db_path, root, mapped, monkeypatch):
+    other = db.connect(db_path)
+    other.execute("PRAGMA busy_timeout = 100")   # a held write lock would fail this at once
+    to_turtle = exports.to_turtle
+
+    def turtle_while_a_curator_writes(*args, **kwargs):
+        add_mapping(other, "KE 66", "WP254", "low")
+        return to_turtle(*args, **kwargs)
+    monkeypatch.setattr(exports, "to_turtle", turtle_while_a_curator_writes)
+    release = make_release(conn, db_path)
+    other.close()
+    assert release.mappings == 3 and count(conn, "mappings") == 4
+    assert "WP254,Apoptosis,high" in (root / "1" / "kewp-mappings.csv").read_text()
+    assert "KE 66,Activation, ChREBP,WP254" not in (root / "1" / "kewp-mappings.csv").read_text()
+
+
+def test_a_second_creator_while_one_is_building_is_told_to_wait(conn, db_path, root, mapped):
+    root.mkdir()
+    with (root / ".lock").open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(releases.ReleaseError, match="another release is being made"):
+            make_release(conn, db_path)
+    assert make_release(conn, db_path).number == 1
+
+
+def test_a_full_disk_publishes_nothing_and_says_so(conn, db_path, root, mapped, small_fs):
+    small_fs(root, 8192)
+    with pytest.raises(releases.ReleaseError, match="disk is full; nothing was published"):
+        make_release(conn, db_path)
+    assert [p.name for p in root.iterdir()] == [".lock"]
     assert count(conn, "releases") == 0
 
 
