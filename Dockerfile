@@ -32,7 +32,8 @@ WORKDIR /app
 COPY gunicorn.conf.py /app/
 COPY app /app/app
 COPY data/seed /app/seed
-# Byte-code now: the root filesystem is read-only at run time.
+# Byte-code now: the root filesystem is read-only at run time. (The database path is app/config.py's
+# default, under /app/data, where kewp.service mounts the host's data directory.)
 RUN /opt/venv/bin/python -m compileall -q /app/app /app/gunicorn.conf.py
 
 ENV PATH=/opt/venv/bin:/usr/sbin:/usr/bin:/sbin:/bin \
@@ -43,7 +44,6 @@ ENV PATH=/opt/venv/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     TRANSFORMERS_OFFLINE=1 \
     HF_HOME=/tmp/huggingface \
     KEWP_ENV=production \
-    KEWP_DATABASE=/app/data/ke_wp_mapping.db \
     KEWP_BIND=0.0.0.0:8000 \
     KEWP_VERSION=${KEWP_VERSION}
 LABEL org.opencontainers.image.title="kewp" \

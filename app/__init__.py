@@ -44,8 +44,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from . import engine
     engine.init_app(app)
 
-    from .blueprints import api, auth, catalog, exports, mappings, ops, review
-    for module in (ops, auth, catalog, mappings, review, exports, api):
+    from .blueprints import api, auth, catalog, exports, mappings, ops, releases, review
+    for module in (ops, auth, catalog, mappings, review, exports, releases, api):
         app.register_blueprint(module.bp)
 
     # Issue 18's pages, apart from the tuple above (other branches add blueprints there).

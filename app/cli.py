@@ -1,4 +1,4 @@
-"""`flask --app app ...` commands: catalog import, users, invites, database."""
+"""`flask --app app ...` commands: catalog import, users, invites, database, releases."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from . import db
-from .services import catalog_import, invites, mapping_import, sessions, users
+from .services import catalog_import, invites, mapping_import, releases, sessions, users
 
 
 def _connection():
@@ -199,6 +199,51 @@ def list_invites() -> None:
     _print_table(rows)
 
 
+releases_cli = AppGroup("releases", help="Numbered, immutable releases of the approved mappings.")
+
+
+@releases_cli.command("create")
+@click.option("--note", default="", help="One line saying what this release is for (shown on /releases).")
+@click.option("--by", "created_by", default="cli", show_default=True, help="Who makes it (recorded).")
+def create_release(note: str, created_by: str) -> None:
+    """Make the next release from the approved mappings as they are now (never rewrites one)."""
+    conn = _connection()
+    root = releases.root_for(current_app.config["DATABASE"])
+    try:
+        release = releases.create_release(conn, root, created_by=created_by, note=note,
+                                          site=current_app.config["PUBLIC_URL"])
+    except releases.ReleaseError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        conn.close()
+    click.echo(f"release {release.number}: {release.mappings} mappings ({release.added} added, "
+               f"{release.changed} changed, {release.removed} removed) in {root / str(release.number)}")
+    click.echo(f"to deposit on Zenodo: {release.bundle_name} and .zenodo.json (docs/operations.md)")
+
+
+@releases_cli.command("list")
+def list_releases() -> None:
+    """Every release, newest first, and whether its files still match their checksums."""
+    conn = _connection()
+    root = releases.root_for(current_app.config["DATABASE"])
+    try:
+        found = releases.list_releases(conn)
+    finally:
+        conn.close()
+    failed = False
+    for release in found:
+        try:
+            problems = releases.verify(root, release)
+        except releases.ReleaseError as exc:
+            problems = [str(exc)]
+        failed = failed or bool(problems)
+        state = "; ".join(problems) if problems else "files intact"
+        click.echo(f"{release.number}  {release.created_at}  {release.created_by}  {release.mappings} mappings  "
+                   f"{state}" + (f"  {release.note}" if release.note else ""))
+    if failed:
+        sys.exit(1)
+
+
 def init_app(app: Flask) -> None:
-    for group in (catalog_cli, users_cli, invites_cli, db_cli):
+    for group in (catalog_cli, users_cli, invites_cli, db_cli, releases_cli):
         app.cli.add_command(group)

@@ -4,7 +4,7 @@
 
 Builds a synthetic database of at least --size-mb with the app's schema (app/migrations) and
 text that looks like curation (key events, pathways, mappings, JSON audit rows), then runs
-scripts/kewp-backup backup while a writer thread commits a mapping every few milliseconds
+kewp-backup backup (python -m kewp_host.backup) while a writer thread commits a mapping every few milliseconds
 through the app's own db module, and prints the figures.
 """
 
@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app import db
 
 REPO = Path(__file__).resolve().parents[1]
-SCRIPT = REPO / "scripts" / "kewp-backup"
+# kewp-backup as it runs from the repository (the VPS runs the same package through an entry point).
+KEWP_BACKUP = [sys.executable, "-m", "kewp_host.backup"]
 
 
 def words(rng: random.Random, vocab: list[str], n: int) -> str:
@@ -109,7 +110,7 @@ def main() -> int:
                KEWP_BACKUP_COMPRESS_LEVEL=str(args.level))
     before = len(latencies)
     t = time.monotonic()
-    result = subprocess.run([sys.executable, str(SCRIPT), "backup"], env=env, capture_output=True, text=True,
+    result = subprocess.run([*KEWP_BACKUP, "backup"], cwd=REPO, env=env, capture_output=True, text=True,
                             check=False)
     wall = time.monotonic() - t
     during = latencies[before:]

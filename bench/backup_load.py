@@ -1,4 +1,4 @@
-"""Backup under load: scripts/kewp-backup on a 200 MB (and, in the full run, 1 GB) live database
+"""Backup under load: kewp-backup (kewp_host.backup) on a 200 MB (and, in the full run, 1 GB) live database
 while 8 curators propose mappings over HTTP; writer latency during the backup against the
 same writers just before it.
 
@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -43,12 +42,12 @@ def cached_database(size_mb: int) -> Path:
 
 
 def run_backup(live: Path, directory: Path, level: int = 3) -> tuple[float, dict[str, Any]]:
-    """scripts/kewp-backup backup of `live` into `directory`; (wall seconds, manifest)."""
+    """kewp-backup backup of `live` into `directory`; (wall seconds, manifest)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEWP_")}
     env.update(KEWP_BACKUP_CONFIG="/nonexistent", KEWP_BACKUP_DB=str(live), KEWP_BACKUP_DIR=str(directory),
                KEWP_BACKUP_COMPRESS_LEVEL=str(level))
     started = time.monotonic()
-    result = subprocess.run([sys.executable, str(REPO / "scripts" / "kewp-backup"), "backup"], env=env,
+    result = subprocess.run([*backup.KEWP_BACKUP, "backup"], cwd=REPO, env=env,
                             capture_output=True, text=True, check=False, timeout=1800)
     wall = time.monotonic() - started
     if result.returncode != 0:

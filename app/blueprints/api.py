@@ -1,5 +1,5 @@
-"""Read-only public JSON API under /api/v1: Key Events, pathways, suggestions, approved mappings and
-AOP coverage.
+"""Read-only public JSON API under /api/v1: Key Events, pathways, suggestions, approved mappings,
+releases and AOP coverage.
 
 Errors are JSON `{"error": {"status", "message"}}` (app/errors.py); a bad parameter is a 400
 whose message names the parameter and the allowed values; an unknown parameter is refused so
@@ -11,22 +11,24 @@ Ids in paths are accepted as `KE55`, `55` or `KE 55` (and `WP254` or `254`, `AOP
 from __future__ import annotations
 
 import json
+import logging
 import re
 import sqlite3
 from collections.abc import Callable, Sequence
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Blueprint, Response, abort, current_app, jsonify, request, url_for
+from flask import Blueprint, Response, abort, current_app, jsonify, request, send_file, url_for
 
 from ..db import get_db
 from ..engine import get_engine
 from ..errors import error_response
-from ..services import aops, catalog, exports, ids, openapi, search
+from ..services import aops, catalog, exports, ids, openapi, releases, search
 from ..services.exports import InvalidParameter
 from .lookups import key_event_or_404, pathway_or_404
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
+log = logging.getLogger(__name__)
+bp = Blueprint("api", __name__, url_prefix=releases.API_PREFIX)
 
 JSON_TYPE = "application/json"
 CSV_TYPE = "text/csv"
@@ -37,6 +39,10 @@ MAPPING_CSV_FIELDS = (*exports.MAPPING_FIELDS, "url")
 AOP_CSV_FIELDS = ("aop_id", "title", "ke_count", "approved_ke_count", "pending_ke_count", "unmapped_ke_count",
                   "url")
 PAGING = ("page", "per_page")
+RELEASE_CSV_FIELDS = ("number", "created_at", "created_by", "note", "mappings", "added", "changed", "removed",
+                      "manifest_sha256", "url")
+# A file name in a release: one path segment, no leading dot-dot (release.json lists the real ones).
+FILE_NAME = re.compile(r"^(?!\.\.)[A-Za-z0-9._-]{1,100}$")
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -141,6 +147,37 @@ def mapping_record(record: dict[str, Any]) -> dict[str, Any]:
     return {**record, "url": mapping_url(record["id"])}
 
 
+def releases_root():
+    return releases.root_for(current_app.config["DATABASE"])
+
+
+def release_record(release: releases.Release) -> dict[str, Any]:
+    """A release with each of its files (size, sha256, download URL); a 503 when its files cannot be read."""
+    try:
+        found = releases.files(releases_root(), release)
+    except (releases.ReleaseError, OSError) as exc:
+        log.error("release %d: %s", release.number, exc)
+        abort(503, f"The files of release {release.number} cannot be read right now; the operators "
+                   "have been alerted (the log says why).")
+    files = [{**entry, "url": public_url("api.release_file", number=release.number, name=entry["name"])}
+             for entry in found]
+    return {"number": release.number, "created_at": release.created_at, "created_by": release.created_by,
+            "note": release.note, "mappings": release.mappings, "added": release.added,
+            "changed": release.changed, "removed": release.removed, "manifest_sha256": release.manifest_sha256,
+            "url": public_url("api.release", number=release.number), "files": files}
+
+
+def release_or_404(number: str) -> releases.Release:
+    value = ids.row_id(number)
+    if value is None:
+        raise InvalidParameter("number", f"number={number[:40]!r} is not allowed; use the release's number "
+                                         "(ASCII digits), e.g. /api/v1/releases/1")
+    release = releases.get_release(get_db(), value)
+    if release is None:
+        abort(404, f"There is no release {value}.")
+    return release
+
+
 def _score(value: Any) -> float | None:
     return None if value is None else round(float(value), 4)
 
@@ -235,6 +272,7 @@ def index():
                    "pathways": public_url("api.pathways"),
                    "mappings": public_url("api.mappings"),
                    "aops": public_url("api.aops"),
+                   "releases": public_url("api.releases"),
                    "suggestions": public_url("api.suggest_text")})
 
 
@@ -340,6 +378,41 @@ def mapping(mapping_id: str):
     if record is None:
         abort(404, f"There is no approved mapping {number}.")
     return jsonify(mapping_record(record))
+
+
+@bp.get("/releases", endpoint="releases")
+@params(*PAGING)
+def releases_list():
+    page, per_page = paging()
+    as_csv = wants_csv()
+    found = releases.list_releases(get_db())
+    shown = found[(page - 1) * per_page:page * per_page]
+    items = [{k: v for k, v in release_record(r).items() if not as_csv or k != "files"} for r in shown]
+    return listing(items, len(found), page, per_page, csv_fields=RELEASE_CSV_FIELDS, as_csv=as_csv)
+
+
+@bp.get("/releases/<number>")
+@params()
+def release(number: str):
+    return jsonify(release_record(release_or_404(number)))
+
+
+@bp.get("/releases/<number>/files/<path:name>")
+@params()
+def release_file(number: str, name: str):
+    found = release_or_404(number)
+    if not FILE_NAME.match(name):
+        raise InvalidParameter("name", f"name={name[:60]!r} is not a file name (one path segment of letters, "
+                                       f"digits, '.', '_' or '-'); /api/v1/releases/{found.number} lists the files")
+    located = releases.file_path(releases_root(), found, name)
+    if located is None:
+        abort(404, f"Release {found.number} has no file {name!r}; /api/v1/releases/{found.number} lists its files.")
+    path, media_type = located
+    response = send_file(path, mimetype=media_type, as_attachment=True, download_name=name, conditional=True,
+                         etag=True, max_age=365 * 24 * 3600)
+    response.cache_control.immutable = True   # a release never changes
+    response.cache_control.public = True
+    return response
 
 
 # --- AOP coverage ---------------------------------------------------------------------------

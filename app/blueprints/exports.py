@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, abort, current_app, render_template, request
 
 from ..db import get_db
-from ..services import confidence, exports
+from ..services import catalog, confidence, exports
 from .api import public_url
 
 log = logging.getLogger(__name__)
@@ -21,8 +21,8 @@ FORMATS: dict[str, tuple[str, str, str, str]] = {
     "json": ("mappings", "json", "application/json",
              "The same records as a JSON document, with the filter and the time it was made."),
     "ttl": ("mappings", "ttl", "text/turtle; charset=utf-8",
-            "RDF/Turtle: identifiers.org IRIs for KEs and pathways, skos:relatedMatch links "
-            "and one kewp:Mapping resource per mapping."),
+            "RDF/Turtle in SSSOM's RDF form: identifiers.org IRIs for KEs and pathways, "
+            "skos:relatedMatch links, each annotated by an owl:Axiom with the SSSOM provenance."),
     "gmt": ("ke-gene-sets", "gmt", "text/plain; charset=utf-8",
             "GMT gene sets for enrichment tools: one set per Key Event, the union of the genes "
             "of its mapped pathways."),
@@ -65,7 +65,9 @@ def mappings(fmt: str):
         body = exports.to_json(rows, min_confidence, now)
     else:
         # Each mapping's IRI is its API URL: /api/v1/mappings/<id> answers with the record.
-        body = exports.to_turtle(rows, public_url("api.mappings") + "/", now, min_confidence)
+        body = exports.to_turtle(rows, now, site=current_app.config["PUBLIC_URL"],
+                                 mapping_base=public_url("api.mappings") + "/",
+                                 imports=catalog.imports(get_db()), min_confidence=min_confidence)
     log.info("export %s: %d mappings (min_confidence=%s)", fmt, len(rows), min_confidence)
     return _download(fmt, body, min_confidence)
 

@@ -57,6 +57,12 @@ def neighbour_ids(conn: sqlite3.Connection, ke_id: str, direction: str) -> list[
         f"ORDER BY {ids.sql_number(other, ids.KE_PREFIX)}", (ke_id,))]
 
 
+def imports(conn: sqlite3.Connection) -> dict[int, dict[str, Any]]:
+    """Every catalogue import by id: the "catalogue version" a mapping stores is one of these ids."""
+    return {row["id"]: dict(row) for row in conn.execute(
+        "SELECT id, kind, source, sha256, imported_at FROM catalog_imports ORDER BY id")}
+
+
 # --- the model the suggester and the embeddings build use ------------------------------------
 
 @dataclass

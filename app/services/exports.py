@@ -17,15 +17,14 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from . import ids
+from . import mapping_vocab as vocab
 from .confidence import LEVELS_BEST_FIRST
+from .mapping_vocab import KE_IRI, WP_IRI, source_version
 from .text import strip_forbidden
 
 # Cells a spreadsheet would run as a formula (OWASP "CSV injection") get a leading quote.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
-KE_IRI = "https://identifiers.org/aop.events:"
-WP_IRI = "https://identifiers.org/wikipathways:"
-VOCAB_IRI = "https://w3id.org/kewp/vocab#"
 AOPWIKI_URL = "https://aopwiki.org/events/{}"
 WIKIPATHWAYS_URL = "https://www.wikipathways.org/pathways/{}"
 
@@ -192,56 +191,64 @@ def to_json(mappings: list[dict[str, Any]], min_confidence: str | None, generate
     return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
 
 
-def to_turtle(mappings: list[dict[str, Any]], mapping_base: str, generated_at: datetime,
-              min_confidence: str | None = None) -> str:
-    """Each mapping as a kewp:Mapping resource (IRI: mapping_base + id) linking identifiers.org
-    KE and pathway IRIs, plus a direct `KE skos:relatedMatch pathway` triple for simple queries."""
-    from rdflib import RDF, RDFS, XSD, Graph, Literal, Namespace, URIRef
+def to_turtle(mappings: list[dict[str, Any]], generated_at: datetime, *, site: str, mapping_base: str,
+              imports: dict[int, dict[str, Any]], min_confidence: str | None = None) -> str:
+    """SSSOM's RDF form: a sssom:MappingSet whose sssom:mappings are owl:Axiom resources (IRI:
+    mapping_base + id) annotating the direct `KE skos:relatedMatch pathway` triple. Only
+    registered vocabularies (SSSOM, SEMAPV, SKOS, OWL, DCTERMS, PAV); curators are IRIs below
+    `site` (KEWP_PUBLIC_URL); `imports` are the catalogue imports by id (catalog.imports)."""
+    from rdflib import OWL, RDF, RDFS, XSD, Graph, Literal, Namespace, URIRef
     from rdflib.namespace import DCTERMS, SKOS
 
-    kewp, ke_ns, wp_ns = Namespace(VOCAB_IRI), Namespace(KE_IRI), Namespace(WP_IRI)
+    sssom, semapv, pav = Namespace(vocab.SSSOM_IRI), Namespace(vocab.SEMAPV_IRI), Namespace(vocab.PAV_IRI)
+    ke_ns, wp_ns = Namespace(KE_IRI), Namespace(WP_IRI)
     graph = Graph()
-    for prefix, namespace in (("kewp", kewp), ("aopke", ke_ns), ("wp", wp_ns), ("skos", SKOS),
-                              ("dcterms", DCTERMS)):
+    for prefix, namespace in (("aopke", ke_ns), ("wp", wp_ns), ("sssom", sssom), ("semapv", semapv),
+                              ("pav", pav), ("skos", SKOS), ("owl", OWL), ("dcterms", DCTERMS)):
         graph.bind(prefix, namespace)
 
     dataset = URIRef(mapping_base)
-    graph.add((dataset, RDF.type, kewp.MappingSet))
+    graph.add((dataset, RDF.type, sssom.MappingSet))
     graph.add((dataset, DCTERMS.created, Literal(generated_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
                                                  datatype=XSD.dateTime)))
+    graph.add((dataset, DCTERMS.license, URIRef(vocab.LICENSE)))
     if min_confidence:
-        graph.add((dataset, kewp.minConfidence, Literal(min_confidence)))
+        graph.add((dataset, RDFS.comment, Literal(f"approved mappings of confidence {min_confidence} or better")))
 
+    predicate = SKOS[vocab.PREDICATE]
     for m in mappings:
         ke = ke_ns[str(ids.id_number(m["ke_id"]))]
         wp = wp_ns[m["wp_id"]]
         node = URIRef(f"{mapping_base}{m['id']}")
-        graph.add((ke, RDF.type, kewp.KeyEvent))
-        graph.add((ke, DCTERMS.identifier, Literal(m["ke_id"])))
-        graph.add((ke, RDFS.label, Literal(m["ke_title"])))
-        graph.add((ke, RDFS.seeAlso, URIRef(AOPWIKI_URL.format(ids.id_number(m["ke_id"])))))
-        graph.add((wp, RDF.type, kewp.Pathway))
-        graph.add((wp, DCTERMS.identifier, Literal(m["wp_id"])))
-        graph.add((wp, RDFS.label, Literal(m["wp_title"])))
-        graph.add((wp, RDFS.seeAlso, URIRef(WIKIPATHWAYS_URL.format(m["wp_id"]))))
-        graph.add((ke, SKOS.relatedMatch, wp))
+        for entity, identifier, label, page in (
+                (ke, m["ke_id"], m["ke_title"], AOPWIKI_URL.format(ids.id_number(m["ke_id"]))),
+                (wp, m["wp_id"], m["wp_title"], WIKIPATHWAYS_URL.format(m["wp_id"]))):
+            graph.add((entity, DCTERMS.identifier, Literal(identifier)))
+            graph.add((entity, RDFS.label, Literal(label)))
+            graph.add((entity, RDFS.seeAlso, URIRef(page)))
+        graph.add((ke, predicate, wp))
 
-        graph.add((dataset, kewp.mapping, node))
-        graph.add((node, RDF.type, kewp.Mapping))
+        graph.add((dataset, sssom.mappings, node))
+        graph.add((node, RDF.type, OWL.Axiom))
+        graph.add((node, OWL.annotatedSource, ke))
+        graph.add((node, OWL.annotatedProperty, predicate))
+        graph.add((node, OWL.annotatedTarget, wp))
         graph.add((node, DCTERMS.identifier, Literal(m["id"])))
-        graph.add((node, kewp.keyEvent, ke))
-        graph.add((node, kewp.pathway, wp))
-        for field, prop in (("confidence", kewp.confidence), ("relationship", kewp.relationship),
-                            ("evidence", kewp.evidence), ("specificity", kewp.specificity),
-                            ("coverage", kewp.coverage), ("rationale", kewp.rationale),
-                            ("proposed_by", kewp.proposedBy), ("approved_by", kewp.approvedBy)):
-            graph.add((node, prop, Literal(m[field])))
+        graph.add((node, sssom.subject_label, Literal(m["ke_title"])))
+        graph.add((node, sssom.object_label, Literal(m["wp_title"])))
+        graph.add((node, sssom.mapping_justification, semapv[vocab.JUSTIFICATION]))
+        graph.add((node, sssom.confidence, Literal(vocab.CONFIDENCE_SCORES[m["confidence"]], datatype=XSD.double)))
+        graph.add((node, sssom.other, Literal(vocab.assessment(m))))
+        graph.add((node, RDFS.comment, Literal(m["rationale"])))
+        graph.add((node, pav.authoredBy, URIRef(f"{site}/{vocab.user_path(m['proposed_by'])}")))
+        graph.add((node, sssom.reviewer_id, URIRef(f"{site}/{vocab.user_path(m['approved_by'])}")))
         if m["suggestion_score"] is not None:
-            graph.add((node, kewp.suggestionScore, Literal(float(m["suggestion_score"]), datatype=XSD.double)))
-        for field, prop in (("ke_catalog_version", kewp.keCatalogVersion),
-                            ("wp_catalog_version", kewp.wpCatalogVersion)):
-            if m[field] is not None:
-                graph.add((node, prop, Literal(int(m[field]))))
+            graph.add((node, sssom.similarity_score, Literal(float(m["suggestion_score"]), datatype=XSD.double)))
+            graph.add((node, sssom.similarity_measure, Literal(vocab.SIMILARITY_MEASURE)))
+        for field, prop in (("ke_catalog_version", sssom.subject_source_version),
+                            ("wp_catalog_version", sssom.object_source_version)):
+            if m[field] in imports:
+                graph.add((node, prop, Literal(source_version(imports[m[field]]))))
         graph.add((node, DCTERMS.created, Literal(m["created_at"], datatype=XSD.dateTime)))
         graph.add((node, DCTERMS.modified, Literal(m["updated_at"], datatype=XSD.dateTime)))
     return graph.serialize(format="turtle")

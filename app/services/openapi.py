@@ -76,6 +76,9 @@ KE_PATH = _param("ke_id", "path", KE_ID_SCHEMA,
 WP_PATH = _param("wp_id", "path", WP_ID_SCHEMA, "Pathway id: `WP254` or `254`.", example="WP254")
 AOP_PATH = _param("aop_id", "path", {"type": "string", "pattern": ids.AOP_PARAM_PATTERN},
                   "AOP id: `AOP3`, `3` or `AOP 3` (URL-encoded as `AOP%203`).", example="AOP25")
+RELEASE_PATH = _param("number", "path", {"type": "string", "pattern": ids.ROW_ID_PATTERN},
+                      "The release's number.", example="1")
+FILE_NAME_PATTERN = "^[A-Za-z0-9._-]{1,100}$"   # the API also refuses a name starting with '..'
 
 
 def _list_responses(schema: str, what: str) -> dict[str, Any]:
@@ -223,6 +226,33 @@ def _paths() -> dict[str, Any]:
                           "400": _error("The id is not a whole number."),
                           "404": {"$ref": "#/components/responses/NotFound"}},
         }},
+        "/releases": {"get": {
+            "operationId": "listReleases", "summary": "Numbered, immutable releases of the approved mappings.",
+            "description": "Newest first. Each release lists its files (SSSOM TSV, CSV, JSON, Turtle, GMT, "
+                           "CHANGELOG.md, .zenodo.json, release.json and a zip of them all) with sizes and sha256.",
+            "parameters": [*PAGING],
+            "responses": _list_responses("ReleasePage", "releases"),
+        }},
+        "/releases/{number}": {"get": {
+            "operationId": "getRelease", "summary": "One release and its files.",
+            "parameters": [RELEASE_PATH],
+            "responses": {"200": {"description": "The release.", "content": {JSON: {"schema": _ref("Release")}}},
+                          "400": _error("The number is not a whole number."),
+                          "404": {"$ref": "#/components/responses/NotFound"},
+                          "503": _error("The release's files cannot be read right now.")},
+        }},
+        "/releases/{number}/files/{name}": {"get": {
+            "operationId": "getReleaseFile", "summary": "One file of a release, as an attachment.",
+            "description": "Never changes once published: the response may be cached for a year "
+                           "(`Cache-Control: immutable`); its sha256 is in the release's file list.",
+            "parameters": [RELEASE_PATH,
+                           _param("name", "path", {"type": "string", "pattern": FILE_NAME_PATTERN},
+                                  "A file name the release lists.", example="kewp-mappings.sssom.tsv")],
+            "responses": {"200": {"description": "The file, with the media type the release lists.",
+                                  "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},
+                          "400": _error("The number or the file name is not allowed (e.g. a path)."),
+                          "404": {"$ref": "#/components/responses/NotFound"}},
+        }},
     }
 
 
@@ -315,6 +345,28 @@ def _schemas() -> dict[str, Any]:
         "url": url,
         "mappings_url": url,
     }
+    release_file = {
+        "name": _string(pattern=FILE_NAME_PATTERN),
+        "media_type": _string(),
+        "size": {"type": "integer", "minimum": 0, "description": "Bytes."},
+        "sha256": _string(pattern="^[0-9a-f]{64}$"),
+        "description": _string(),
+        "url": url,
+    }
+    release = {
+        "number": {"type": "integer", "minimum": 1},
+        "created_at": _string(format="date-time"),
+        "created_by": _string("The admin (or `cli`) who made it."),
+        "note": _string(),
+        "mappings": {**count, "description": "Approved mappings in the release."},
+        "added": {**count, "description": "KE-pathway pairs new since the previous release."},
+        "changed": {**count, "description": "Pairs whose curated fields changed since the previous release."},
+        "removed": {**count, "description": "Pairs in the previous release and not in this one."},
+        "manifest_sha256": _string("sha256 of release.json, which lists every other file's.",
+                                   pattern="^[0-9a-f]{64}$"),
+        "url": url,
+        "files": {"type": "array", "items": _ref("ReleaseFile")},
+    }
     return {
         "Error": {
             "type": "object", "required": ["error"],
@@ -376,6 +428,9 @@ def _schemas() -> dict[str, Any]:
             },
         },
         "AopPage": _page_of("AopSummary"),
+        "ReleaseFile": {"type": "object", "required": list(release_file), "properties": release_file},
+        "Release": {"type": "object", "required": list(release), "properties": release},
+        "ReleasePage": _page_of("Release"),
         "KeyEventPage": _page_of("KeyEventSummary"),
         "PathwayPage": _page_of("PathwaySummary"),
         "MappingPage": _page_of("Mapping"),
@@ -389,8 +444,8 @@ def describe(version: str, public_url: str) -> dict[str, Any]:
         "info": {
             "title": "kewp API",
             "version": version,
-            "summary": "Read-only access to Key Events, pathways, suggestions, approved mappings and AOP "
-                       "coverage.",
+            "summary": "Read-only access to Key Events, pathways, suggestions, approved mappings, releases "
+                       "and AOP coverage.",
             "description": "Key Events come from AOP-Wiki (CC BY-SA 4.0), pathways from WikiPathways (CC0). "
                            "Errors are JSON: `{\"error\": {\"status\": 404, \"message\": \"...\"}}`. "
                            "Unknown query parameters are refused with 400 so a typo never silently "

@@ -198,7 +198,8 @@ def test_a_backup_under_continuous_writes_loses_none_and_holds_every_earlier_row
     sh(host, "rm -rf /tmp/load && install -d -o kewp /tmp/load")
     put(host, "/tmp/load/load.py", LOAD)
     tag = str(int(time.time()))
-    sh(host, f"systemd-run --unit=kewp-test-load --uid=kewp --collect /usr/bin/python3 /tmp/load/load.py {DB} {tag}")
+    # Not named kewp-*: the shared sandbox (kewp-.service.d/) would give it a private /tmp.
+    sh(host, f"systemd-run --unit=test-load-kewp --uid=kewp --collect /usr/bin/python3 /tmp/load/load.py {DB} {tag}")
     try:
         deadline = time.monotonic() + 30
         while int(host.check_output("cat /tmp/load/committed 2>/dev/null | wc -l") or 0) < 100:
@@ -208,7 +209,7 @@ def test_a_backup_under_continuous_writes_loses_none_and_holds_every_earlier_row
         sh(host, "systemctl start kewp-backup.service")
         time.sleep(0.5)
     finally:
-        host.run("systemctl stop kewp-test-load")
+        host.run("systemctl stop test-load-kewp")
     during = int(host.check_output(f"awk '$1 > {last_before}' /tmp/load/committed | wc -l"))
     assert during > 0
     assert not host.file("/tmp/load/failed").exists, host.file("/tmp/load/failed").content_string
@@ -246,6 +247,7 @@ def test_a_full_disk_fails_the_unit_fires_the_alert_and_keeps_everything(host: H
             alert = host.run(f"journalctl -u kewp-alert@kewp-backup.service.service --since '{since}' "
                              "-o cat --no-pager").stdout
         assert "not enough free space" in alert   # the failed run's log lines come with it
+        assert "runbook: docs/oncall.md#backup-failed;" in alert
         assert host.check_output(f"sha256sum {BACKUPS}/*") == before
         assert host.check_output(f"ls -A {BACKUPS} | grep '^[.]' || true") == ""
         sh(host, f"kewp-backup verify {earlier} --scratch /root")

@@ -250,10 +250,12 @@ def test_wrong_variable_fails_at_the_start_with_the_argument_spec_message(deploy
     assert run.returncode != 0
     assert "argument 'kewp_app_workers' is of type str and we were unable to convert to int" in run.output, run.tail()
     assert run.total("changed") == 0
-    # It is the role's first task that fails: only the facts and the argument checks ran.
+    # It is the role's first task that fails: before it only the facts, the argument checks and
+    # kewp_host ran (kewp_app's declared dependency runs before kewp_app's own argument check).
     tasks = [line.split("[", 1)[1].rsplit("]", 1)[0] for line in run.output.splitlines() if line.startswith("TASK [")]
     assert tasks[-1].startswith("kewp_app : Validating arguments against arg spec 'main'"), tasks
-    assert all(t == "Gathering Facts" or "Validating arguments" in t for t in tasks), tasks
+    assert all(t == "Gathering Facts" or "Validating arguments" in t or t.startswith("kewp_host : ")
+               for t in tasks), tasks
 
 
 def test_readiness_failure_fails_the_play_with_the_journal(host, deployment, site_playbook):

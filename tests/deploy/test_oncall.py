@@ -229,6 +229,8 @@ def test_watch_restarts_a_hung_app_and_alerts(host: Host) -> None:
     assert f"RESTART #{before + 1} of kewp.service" in journal
     wait_for(lambda: host.run(f"journalctl -u {ALERT} -o cat --no-pager | grep -c 'ALERT kewp'").stdout.strip()
              != alerts_before, 60, f"{ALERT} logs a new alert")
+    alert = sh(host, f"journalctl -u {ALERT} -o cat --no-pager | grep 'ALERT kewp' | tail -n 1")
+    assert "runbook: docs/oncall.md#health-watch-alerts;" in alert   # the watch's section, not the backup's
     assert f"watch restarts: {before + 1} total" in kewpctl_status(host)[1]
 
 

@@ -127,3 +127,35 @@ def audit_rows(conn: sqlite3.Connection, action: str, entity: str = "proposal") 
 def page_text(response) -> str:
     """A response body with runs of white space collapsed, for phrases that span template lines."""
     return " ".join(response.get_data(as_text=True).split())
+def parse_sssom(text: str, directory: Path) -> Any:
+    """The SSSOM TSV as the reference `sssom` package reads it (a MappingSetDataFrame).
+
+    Not strict: sssom 0.4.21's strict mode refuses every file (its metadata check is inverted);
+    the tests look at what it logs instead."""
+    from sssom.parsers import parse_sssom_table
+
+    path = directory / "mappings.sssom.tsv"
+    path.write_text(text, encoding="utf-8")
+    return parse_sssom_table(path)
+
+
+SITE = "http://127.0.0.1:8000"   # the testing app's KEWP_PUBLIC_URL
+
+
+def make_release(conn: sqlite3.Connection, db_path: Path, note: str = "", by: str = "ada") -> Any:
+    """A release of the approved mappings as they are now, stored beside the test database."""
+    from app.services import releases
+
+    return releases.create_release(conn, releases.root_for(db_path), created_by=by, note=note, site=SITE)
+
+
+def validator_for(spec: dict[str, Any], schema: str) -> Any:
+    """A JSON Schema validator for one of the OpenAPI document's component schemas."""
+    from jsonschema import Draft202012Validator, FormatChecker
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    uri = "urn:kewp:openapi"
+    registry = Registry().with_resource(uri, Resource.from_contents(spec, default_specification=DRAFT202012))
+    return Draft202012Validator({"$ref": f"{uri}#/components/schemas/{schema}"}, registry=registry,
+                                format_checker=FormatChecker())

@@ -11,16 +11,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from jsonschema import Draft202012Validator, FormatChecker
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
 
 from app.blueprints import api as api_module
 from app.services import exports, openapi
 
-from .helpers import TRICKY_RATIONALE, add_mapping, assert_error
-
-SPEC_URI = "urn:kewp:openapi"
+from .helpers import TRICKY_RATIONALE, add_mapping, assert_error, validator_for
 
 
 @pytest.fixture
@@ -38,12 +33,6 @@ def spec(client) -> dict[str, Any]:
     response = client.get("/api/v1/openapi.json")
     assert response.status_code == 200
     return response.get_json()
-
-
-def validator_for(spec: dict[str, Any], schema: str) -> Draft202012Validator:
-    registry = Registry().with_resource(SPEC_URI, Resource.from_contents(spec, default_specification=DRAFT202012))
-    return Draft202012Validator({"$ref": f"{SPEC_URI}#/components/schemas/{schema}"}, registry=registry,
-                                format_checker=FormatChecker())
 
 
 class ReadyEngine:

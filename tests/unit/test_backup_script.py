@@ -1,7 +1,8 @@
-"""scripts/kewp-backup on real WAL databases, run as the CLI it is (no VPS needed).
+"""kewp-backup (kewp_host.backup) on real WAL databases, its main() called with the CLI's arguments
+(no VPS needed); where a real process matters (a kill, the installed shape), through a thin entry point.
 
 Each test gets its own live database (the app's schema, WAL mode) and backup directory; the
-script reads no /etc file (KEWP_BACKUP_CONFIG points nowhere).
+tool reads no /etc file (KEWP_BACKUP_CONFIG points nowhere).
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ from typing import ClassVar
 import pytest
 
 from app import db
+from kewp_host.backup import cli, common
 
-REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "scripts" / "kewp-backup"
+from .host_helpers import REPO, call, clean_environ, entry_argv, entry_point, run_entry
 
-# Exit codes documented in the script.
+# Exit codes documented in the tool.
 EXIT_NO_SPACE, EXIT_CHECK_FAILED, EXIT_LOCKED, EXIT_NO_BACKUP = 3, 4, 5, 6
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -90,12 +91,10 @@ def backups(tmp_path: Path) -> Path:
 def run(live: Path, backups: Path) -> Run:
     def run(*args: str, env: dict[str, str] | None = None, check: bool = False,
             dir: Path | None = None) -> subprocess.CompletedProcess[str]:
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith(("KEWP_", "JOURNAL_STREAM"))}
-        full_env.update(KEWP_BACKUP_CONFIG="/nonexistent/backup.env", KEWP_BACKUP_DB=str(live),
-                        KEWP_BACKUP_DIR=str(dir or backups), KEWP_BACKUP_RESERVE_MB="0")
+        full_env = clean_environ(KEWP_BACKUP_CONFIG="/nonexistent/backup.env", KEWP_BACKUP_DB=str(live),
+                                 KEWP_BACKUP_DIR=str(dir or backups), KEWP_BACKUP_RESERVE_MB="0")
         full_env.update(env or {})
-        result = subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True,
-                                env=full_env, timeout=300, check=False)
+        result = call(cli.main, list(args), full_env)
         if check and result.returncode != 0:
             pytest.fail(f"kewp-backup {' '.join(args)} exited {result.returncode}:\n{result.stderr}")
         return result
@@ -204,11 +203,10 @@ def test_backup_waits_for_the_lock_and_gives_up_with_a_clear_code(run: Run, back
 def test_an_interrupted_backup_leaves_nothing_that_looks_like_a_backup(
         run: Run, tmp_path: Path, backups: Path) -> None:
     make_db(big := tmp_path / "data" / "big.db", padding_mb=60)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KEWP_")}
-    env.update(KEWP_BACKUP_CONFIG="/nonexistent", KEWP_BACKUP_DB=str(big), KEWP_BACKUP_DIR=str(backups),
-               KEWP_BACKUP_RESERVE_MB="0")
-    proc = subprocess.Popen([sys.executable, str(SCRIPT), "backup"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = clean_environ(KEWP_BACKUP_CONFIG="/nonexistent", KEWP_BACKUP_DB=str(big), KEWP_BACKUP_DIR=str(backups),
+                        KEWP_BACKUP_RESERVE_MB="0")
+    tool = entry_point(tmp_path, "kewp-backup", "kewp_host.backup.cli")
+    proc = subprocess.Popen(entry_argv(tool, "backup"), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while not any(p.name.startswith(".tmp-") for p in backups.iterdir()):
         assert time.monotonic() < deadline and proc.poll() is None, "the backup never started writing"
@@ -477,3 +475,57 @@ def test_alert_fails_when_it_cannot_be_delivered(run: Run) -> None:
     result = run("alert", "kewp-backup.service", env={"KEWP_ALERT_WEBHOOK_URL": "http://127.0.0.1:9/none"})
     assert result.returncode == 1
     assert "could not deliver the alert" in result.stderr
+
+
+# ---------------------------------------------------------------- settings and the installed shape
+
+
+def test_the_config_file_is_read_below_the_environment_and_named_in_errors(run: Run, tmp_path: Path) -> None:
+    config = tmp_path / "kewp-backup.env"
+    config.write_text("# written by the role\nKEWP_BACKUP_KEEP_DAILY='7'\nKEWP_BACKUP_KEEP_WEEKLY=\"four\"\n")
+    result = run("list", env={"KEWP_BACKUP_CONFIG": str(config)})
+    assert result.returncode == 2
+    assert f"KEWP_BACKUP_KEEP_WEEKLY='four' (from {config})" in result.stderr
+    assert run("list", env={"KEWP_BACKUP_CONFIG": str(config), "KEWP_BACKUP_KEEP_WEEKLY": "4"}).returncode == 0
+    config.write_text("KEWP_BACKUP_KEEP_DAILY\n")
+    result = run("list", env={"KEWP_BACKUP_CONFIG": str(config)})
+    assert result.returncode == 2 and f"{config}:1: expected KEY=VALUE" in result.stderr
+
+
+def test_the_default_paths_are_the_vps_data_dir_and_database_name() -> None:
+    assert common.CONFIG_KEYS["KEWP_BACKUP_DB"][0] == "/var/lib/kewp/ke_wp_mapping.db"
+    assert common.CONFIG_KEYS["KEWP_BACKUP_DIR"][0] == "/var/backups/kewp"
+
+
+def test_main_leaves_the_callers_signal_handlers_as_they_were(run: Run) -> None:
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGHUP)
+    run("list", check=True)
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGHUP)) == before
+
+
+def test_the_installed_entry_point_runs_under_python_isolated_mode(live: Path, backups: Path, tmp_path: Path) -> None:
+    tool = entry_point(tmp_path, "kewp-backup", "kewp_host.backup.cli")
+    env = clean_environ(KEWP_BACKUP_CONFIG="/nonexistent", KEWP_BACKUP_DB=str(live), KEWP_BACKUP_DIR=str(backups),
+                        KEWP_BACKUP_RESERVE_MB="0")
+    helped = run_entry(tool, "--help", env=env)
+    assert helped.returncode == 0
+    assert helped.stdout.startswith("usage: kewp-backup [-h]")
+    assert "online backups of kewp's SQLite database" in helped.stdout
+    taken = run_entry(tool, "backup", env=env)
+    assert taken.returncode == 0, taken.stderr
+    assert "kewp-backup: snapshot:" in taken.stderr   # the plain prefix off the journal
+    listed = run_entry(tool, "list", "--json", env=env)
+    assert [b["file"] for b in json.loads(listed.stdout)] == [taken.stdout.strip()]
+    assert run_entry(tool, "verify", "nonexistent", env=env).returncode == EXIT_NO_BACKUP
+    journal = run_entry(tool, "verify", env={**env, "JOURNAL_STREAM": "8:1234"})
+    assert journal.returncode == 0 and journal.stderr.startswith("<6>verifying ")
+
+
+def test_python_dash_m_runs_the_tool_from_the_repository(live: Path, backups: Path) -> None:
+    env = clean_environ(KEWP_BACKUP_CONFIG="/nonexistent", KEWP_BACKUP_DB=str(live), KEWP_BACKUP_DIR=str(backups))
+    env.pop("PYTHONPATH", None)
+    for module in ("kewp_host.backup", "kewp_host.backup.cli"):
+        result = subprocess.run([sys.executable, "-m", module, "list"], cwd=REPO, env=env, capture_output=True,
+                                text=True, timeout=60, check=False)
+        assert result.returncode == 0, result.stderr
+        assert "0 backups (0 good)" in result.stdout

@@ -10,8 +10,8 @@ import sqlite3
 from datetime import UTC, datetime
 
 import pytest
-from rdflib import Graph, Literal, Namespace, URIRef
-from rdflib.namespace import RDF, SKOS
+from rdflib import Graph, Namespace, URIRef
+from rdflib.namespace import OWL, RDF, RDFS, SKOS
 
 from app.services import exports
 
@@ -19,7 +19,9 @@ from .helpers import TRICKY_RATIONALE, add_mapping
 
 KE = Namespace("https://identifiers.org/aop.events:")
 WP = Namespace("https://identifiers.org/wikipathways:")
-KEWP = Namespace(exports.VOCAB_IRI)
+SSSOM = Namespace("https://w3id.org/sssom/")
+SEMAPV = Namespace("https://w3id.org/semapv/vocab/")
+PAV = Namespace("http://purl.org/pav/")
 
 
 @pytest.fixture
@@ -183,36 +185,54 @@ def test_turtle_links_identifiers_org_key_events_to_pathways(client, mapped):
     assert len(list(graph.subject_objects(SKOS.relatedMatch))) == 4
 
 
-def test_turtle_describes_each_mapping_with_its_assessment(client, mapped):
+def test_turtle_describes_each_mapping_as_an_sssom_axiom_on_that_link(client, mapped):
     graph = parse_turtle(client)
     node = URIRef(f"http://127.0.0.1:8000/api/v1/mappings/{mapped['KE 55/WP254']}")
-    assert (node, RDF.type, KEWP.Mapping) in graph
-    assert graph.value(node, KEWP.keyEvent) == KE["55"]
-    assert graph.value(node, KEWP.pathway) == WP["WP254"]
-    assert graph.value(node, KEWP.confidence) == Literal("high")
-    assert str(graph.value(node, KEWP.rationale)) == TRICKY_RATIONALE
-    assert graph.value(node, KEWP.suggestionScore).toPython() == pytest.approx(0.83)
-    assert str(graph.value(node, KEWP.approvedBy)) == "ada"
-    assert len(list(graph.subjects(RDF.type, KEWP.Mapping))) == 4
+    assert (node, RDF.type, OWL.Axiom) in graph
+    assert graph.value(node, OWL.annotatedSource) == KE["55"]
+    assert graph.value(node, OWL.annotatedProperty) == SKOS.relatedMatch
+    assert graph.value(node, OWL.annotatedTarget) == WP["WP254"]
+    assert graph.value(node, SSSOM.mapping_justification) == SEMAPV.ManualMappingCuration
+    assert graph.value(node, SSSOM.confidence).toPython() == pytest.approx(0.9)
+    assert "confidence=high" in str(graph.value(node, SSSOM.other))
+    assert str(graph.value(node, RDFS.comment)) == TRICKY_RATIONALE
+    assert graph.value(node, SSSOM.similarity_score).toPython() == pytest.approx(0.83)
+    assert graph.value(node, PAV.authoredBy) == URIRef("http://127.0.0.1:8000/user/cora")
+    assert graph.value(node, SSSOM.reviewer_id) == URIRef("http://127.0.0.1:8000/user/ada")
+    assert len(list(graph.subjects(RDF.type, OWL.Axiom))) == 4
+
+
+def test_turtle_uses_only_registered_vocabularies(client, mapped):
+    graph = parse_turtle(client)
+    used = {str(term) for triple in graph for term in triple if isinstance(term, URIRef)}
+    assert not [iri for iri in used if "w3id.org/kewp" in iri]
+    assert (URIRef("http://127.0.0.1:8000/api/v1/mappings/"), RDF.type, SSSOM.MappingSet) in graph
 
 
 def test_turtle_mapping_iri_is_the_api_url_of_that_mapping(client, mapped):
     graph = parse_turtle(client)
-    node = next(iter(graph.subjects(KEWP.pathway, WP["WP3"])))
+    node = next(iter(graph.subjects(OWL.annotatedTarget, WP["WP3"])))
     record = client.get(str(node).removeprefix("http://localhost")).get_json()
     assert (record["ke_id"], record["wp_id"]) == ("KE 66", "WP3")
 
 
+def test_turtle_names_the_catalogue_import_each_mapping_was_approved_against(client, conn, mapped):
+    graph = parse_turtle(client)
+    node = URIRef(f"http://127.0.0.1:8000/api/v1/mappings/{mapped['KE 66/WP3']}")
+    source = conn.execute("SELECT source FROM catalog_imports WHERE id = 2").fetchone()[0]
+    assert f"kewp catalogue import 2: {source}" in str(graph.value(node, SSSOM.object_source_version))
+
+
 def test_turtle_filters_by_min_confidence(client, mapped):
     graph = parse_turtle(client, "?min_confidence=medium")
-    levels = {str(o) for o in graph.objects(None, KEWP.confidence)}
-    assert levels == {"high", "medium"}
+    scores = {o.toPython() for o in graph.objects(None, SSSOM.confidence)}
+    assert scores == {0.9, 0.6}
     assert (KE["55"], SKOS.relatedMatch, WP["WP3915"]) not in graph
 
 
 def test_turtle_without_mappings_still_parses(client):
     graph = parse_turtle(client)
-    assert not list(graph.subjects(RDF.type, KEWP.Mapping))
+    assert not list(graph.subjects(RDF.type, OWL.Axiom))
 
 
 # --- GMT ----------------------------------------------------------------------------------

@@ -1,20 +1,19 @@
-"""scripts/kewp-healthcheck against a local HTTP server and a stand-in systemctl: threshold,
-restart, back-off, limit, re-arming, and an app that is ready behind a failing front door."""
+"""kewp-healthcheck (kewp_host.healthcheck) against a local HTTP server and a stand-in systemctl:
+threshold, restart, back-off, limit, re-arming, and an app that is ready behind a failing front door.
+Its main() runs in this process; the installed shape (a thin entry point under python -I) once."""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "kewp-healthcheck"
+from kewp_host import healthcheck
+
+from .host_helpers import ReadyzApp, call, clean_environ, entry_point, run_entry, stand_in
 
 FAKE_SYSTEMCTL = """#!/bin/sh
 case "$1" in
@@ -26,56 +25,23 @@ exit 0
 """
 
 
-class App:
-    """A /readyz that answers with self.status (None: the connection is closed at once)."""
-
-    def __init__(self) -> None:
-        self.status: int | None = 200
-        self.writable = True
-        app = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if app.status is None:
-                    self.close_connection = True
-                    return
-                body = json.dumps({"ready": app.status == 200, "version": "t", "writable": app.writable,
-                                   "disk": {"status": "only 0.0 MiB free, below KEWP_MIN_FREE_MB=64"},
-                                   "database": "ok" if app.status == 200 else "error: test"}).encode()
-                self.send_response(app.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/readyz"
-
-
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[dict[str, object]]:
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "systemctl").write_text(FAKE_SYSTEMCTL)
-    (bin_dir / "systemctl").chmod(0o755)
-    front, direct = App(), App()
+    stand_in(bin_dir, "systemctl", FAKE_SYSTEMCTL)
+    front, direct = ReadyzApp(), ReadyzApp()
     yield {"tmp": tmp_path, "front": front, "direct": direct, "vars": {
-        "PATH": f"{bin_dir}:{os.environ['PATH']}", "FAKE_DIR": str(tmp_path),
+        **clean_environ(), "PATH": f"{bin_dir}:{os.environ['PATH']}", "FAKE_DIR": str(tmp_path),
         "KEWP_HEALTHCHECK_URL": front.url, "KEWP_HEALTHCHECK_DIRECT_URL": direct.url,
         "KEWP_HEALTHCHECK_STATE_DIR": str(tmp_path / "state"), "KEWP_HEALTHCHECK_TIMEOUT": "2",
         "KEWP_HEALTHCHECK_FAILURES": "2", "KEWP_HEALTHCHECK_MAX_RESTARTS": "2",
         "KEWP_HEALTHCHECK_BACKOFF": "0"}}
-    front.server.shutdown()
-    direct.server.shutdown()
+    front.close()
+    direct.close()
 
 
 def check(env: dict, **extra: str) -> tuple[int, str]:
-    proc = subprocess.run([sys.executable, str(SCRIPT)], env={**env["vars"], **extra},
-                          capture_output=True, text=True, timeout=30, check=False)
+    proc = call(healthcheck.main, [], {**env["vars"], **extra})
     return proc.returncode, proc.stdout + proc.stderr
 
 
@@ -173,3 +139,37 @@ def test_a_unit_that_is_starting_is_not_checked(env: dict) -> None:
 def test_a_bad_setting_is_named(env: dict) -> None:
     code, out = check(env, KEWP_HEALTHCHECK_FAILURES="three")
     assert code == 2 and "KEWP_HEALTHCHECK_FAILURES='three'" in out
+
+
+def test_the_probe_carries_the_apps_writable_flag(env: dict) -> None:
+    env["front"].writable = False
+    said = healthcheck.probe(env["front"].url, "", 2, verify=False)
+    assert said.ready is True and said.writable is False
+    assert "NOT WRITABLE: only 0.0 MiB free" in said.detail
+    env["front"].status = 503
+    said = healthcheck.probe(env["front"].url, "", 2, verify=False)
+    assert said.ready is False and said.writable is False
+    env["front"].status, env["front"].writable = 200, True
+    said = healthcheck.probe(env["front"].url, "", 2, verify=False)
+    assert (said.ready, said.writable) == (True, True) and "NOT WRITABLE" not in said.detail
+
+
+def test_a_database_that_only_says_not_writable_in_its_text_is_not_a_full_disk(env: dict) -> None:
+    """The decision follows the app's "writable" flag, not words in its answer."""
+    env["front"].status = env["direct"].status = 503
+    env["front"].database = env["direct"].database = "NOT WRITABLE (disk full), error: test"
+    codes = [check(env, KEWP_HEALTHCHECK_FAILURES="1", KEWP_HEALTHCHECK_BACKOFF="600")[0] for _ in range(2)]
+    assert codes == [3, 0]
+    assert restarts(env) == 1
+
+
+def test_the_installed_entry_point_checks_and_answers_help(env: dict) -> None:
+    tool = entry_point(env["tmp"], "kewp-healthcheck", "kewp_host.healthcheck")
+    done = run_entry(tool, env=env["vars"])
+    assert done.returncode == 0, done.stderr
+    assert state(env)["last_ok"] is True
+    helped = run_entry(tool, "--help", env=env["vars"])
+    assert helped.returncode == 0 and helped.stdout.startswith("kewp-healthcheck: probe kewp")
+    assert run_entry(tool, "now", env=env["vars"]).returncode == 2
+    journal = run_entry(tool, env={**env["vars"], "JOURNAL_STREAM": "8:1", "KEWP_HEALTHCHECK_FAILURES": "x"})
+    assert journal.returncode == 2 and journal.stdout.startswith("<3>KEWP_HEALTHCHECK_FAILURES='x'")

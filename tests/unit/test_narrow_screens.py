@@ -20,7 +20,7 @@ CHROMIUM = os.environ.get("KEWP_CHROMIUM", "/usr/bin/chromium")
 WIDTH = 360
 PAGES = ["/", "/ke", "/ke/55", "/pathways", "/pathways/WP254", "/mappings", "/mappings/1", "/mappings/mine",
          "/mappings/proposals/2", "/mappings/proposals/2/edit", "/mappings/propose?ke=KE+55&wp=WP3915", "/review",
-         "/suggest?text=apoptosis", "/aops", "/aops/471", "/stats", "/register"]
+         "/suggest?text=apoptosis", "/aops", "/aops/471", "/stats", "/register", "/releases"]
 
 
 @pytest.fixture

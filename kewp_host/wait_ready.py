@@ -1,7 +1,6 @@
-#!/usr/bin/python3
 """wait-ready: wait until kewp answers /readyz with 200, then say what runs.
 
-Installed by roles/kewp_app as /usr/local/libexec/kewp/wait-ready and run as kewp.service's
+Installed by roles/kewp_host as /usr/local/libexec/kewp/wait-ready and run as kewp.service's
 ExecStartPost=, so `systemctl start kewp` only succeeds once the app can serve, and fails
 (with the app's last readiness answer in the journal) when it cannot within the timeout.
 Also run by the role and by playbooks/deploy.yml as the final readiness check.
@@ -18,14 +17,11 @@ standard library and the docker CLI are used. Exit 0 ready, 1 not ready, 2 usage
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import socket
-import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
+
+from kewp_host import docker, paths, readiness, systemd
 
 PROGRESS_EVERY = 10.0  # seconds between "still waiting" lines
 MAX_INTERVAL = 5.0  # seconds between probes, at most
@@ -37,66 +33,27 @@ def log(message: str) -> None:
 
 def notify(text: str) -> None:
     """Set the unit's status text (sd_notify STATUS=) when systemd gave us a socket."""
-    address = os.environ.get("NOTIFY_SOCKET")
-    if not address:
-        return
-    if address.startswith("@"):
-        address = "\0" + address[1:]
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
-            sock.connect(address)
-            sock.sendall(f"STATUS={text[:1000]}".encode())
-    except OSError as exc:
-        log(f"wait-ready: could not set the unit status ({exc})")
-
-
-def docker(*args: str) -> str | None:
-    try:
-        result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=20, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return result.stdout if result.returncode == 0 else None
-
-
-def container_info(name: str) -> dict | None:
-    out = docker("inspect", "--type", "container", name)
-    if not out:
-        return None
-    try:
-        return json.loads(out)[0]
-    except (ValueError, IndexError):
-        return None
+    problem = systemd.notify_status(text)
+    if problem:
+        log(f"wait-ready: could not set the unit status ({problem})")
 
 
 def running_workers(name: str) -> int | None:
     """Gunicorn workers = children of the gunicorn master (whose parent is docker-init)."""
-    out = docker("top", name, "-o", "pid,ppid,args")
-    if not out:
-        return None
-    procs = []
-    for line in out.splitlines()[1:]:
-        parts = line.split(None, 2)
-        if len(parts) == 3 and "gunicorn" in parts[2] and "docker-init" not in parts[2]:
-            procs.append((parts[0], parts[1]))
-    pids = {pid for pid, _ in procs}
-    masters = {pid for pid, ppid in procs if ppid not in pids}
-    return sum(1 for _, ppid in procs if ppid in masters)
+    procs = docker.gunicorn_processes(name)
+    return None if procs is None else len(docker.split_gunicorn(procs)[1])
 
 
 def probe(url: str, timeout: float) -> tuple[int | None, str]:
     """(HTTP status or None, short description). Connection resets count as not yet up."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (fixed local URL)
-            return response.status, response.read(2000).decode(errors="replace")
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read(2000).decode(errors="replace")
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return None, f"no answer ({reason})"
+    status, body, error = readiness.fetch(url, timeout, limit=2000)
+    if status is None:
+        return None, f"no answer ({error})"
+    return status, body.decode(errors="replace")
 
 
 def describe(container: str, cidfile: str, seconds: float) -> str:
-    info = container_info(container)
+    info, _ = docker.inspect(container)
     if info is None:
         cid = ""
         try:
@@ -105,29 +62,26 @@ def describe(container: str, cidfile: str, seconds: float) -> str:
         except OSError:
             pass
         return f"kewp (container {cid[:12] or 'unknown'}, not inspectable), ready in {seconds:.1f} s"
-    env = dict(item.split("=", 1) for item in info["Config"].get("Env") or [] if "=" in item)
-    labels = info["Config"].get("Labels") or {}
-    version = env.get("KEWP_VERSION", labels.get("org.opencontainers.image.version", "unknown"))
-    revision = labels.get("org.opencontainers.image.revision", "unknown")
-    configured = env.get("KEWP_WORKERS", "2")
+    version, revision = docker.version(info)
+    configured = docker.environment(info).get("KEWP_WORKERS", "2")
     workers = running_workers(container)
     return (f"kewp {version} (rev {revision[:12]}), {workers if workers is not None else '?'}/{configured} "
             f"workers, container {info['Id'][:12]}, image {info['Config'].get('Image', '?')}, "
             f"ready in {seconds:.1f} s")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="wait-ready", description=(__doc__ or "").splitlines()[0])
     port = os.environ.get("KEWP_HOST_PORT", "8000")
     parser.add_argument("--url", default=f"http://127.0.0.1:{port}/readyz", help="readiness URL (default: %(default)s)")
     parser.add_argument("--timeout", type=float, default=float(os.environ.get("KEWP_READY_TIMEOUT", "300")),
                         help="seconds to wait (default: $KEWP_READY_TIMEOUT or 300)")
     parser.add_argument("--interval", type=float, default=0.5,
                         help="seconds before the second probe; it grows to 5 s (default: %(default)s)")
-    parser.add_argument("--container", default="kewp", help="container name (default: %(default)s)")
+    parser.add_argument("--container", default=paths.CONTAINER, help="container name (default: %(default)s)")
     parser.add_argument("--cidfile", default="/run/kewp/kewp.cid", help="docker run --cidfile (default: %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="print only the final line")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     start = time.monotonic()
     deadline = start + args.timeout
@@ -154,7 +108,7 @@ def main() -> int:
             notify(f"starting: not ready after {now - start:.0f} s")
             next_progress = now + PROGRESS_EVERY
             # A container that is gone will never become ready: stop waiting.
-            info = container_info(args.container)
+            info, _ = docker.inspect(args.container)
             if info is None:
                 last = f"container {args.container} does not exist; last answer: {last}"
                 break

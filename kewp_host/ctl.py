@@ -1,7 +1,6 @@
-#!/usr/bin/python3
 """kewpctl: the on-call view of kewp on this host, and the few actions on-call needs.
 
-Installed by roles/kewp_oncall as /usr/local/bin/kewpctl; run as root on the VPS, or from the
+Installed by roles/kewp_host as /usr/local/bin/kewpctl; run as root on the VPS, or from the
 control node with `ansible kewp -b -m command -a 'kewpctl status'`. Python 3 standard library;
 it asks systemctl, journalctl, docker and kewp-backup, and reads /proc.
 
@@ -30,19 +29,22 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kewp_host import docker, paths, readiness, systemd
+from kewp_host.commands import run_tolerant as run
+from kewp_host.files import human
+from kewp_host.settings import Layers, read_env_file
+
 CONFIG_FILE = "/etc/default/kewp-oncall"
 SETTINGS = {
-    "KEWP_ONCALL_SERVICE": "kewp.service",
-    "KEWP_ONCALL_CONTAINER": "kewp",
-    "KEWP_ONCALL_DB": "/var/lib/kewp/ke_wp_mapping.db",
-    "KEWP_ONCALL_BACKUP_DIR": "/var/backups/kewp",
-    "KEWP_ONCALL_BACKUP_TOOL": "/usr/local/sbin/kewp-backup",
+    "KEWP_ONCALL_SERVICE": paths.SERVICE,
+    "KEWP_ONCALL_CONTAINER": paths.CONTAINER,
+    "KEWP_ONCALL_DB": paths.DB_PATH,
+    "KEWP_ONCALL_BACKUP_DIR": paths.BACKUP_DIR,
+    "KEWP_ONCALL_BACKUP_TOOL": paths.BACKUP_TOOL,
     "KEWP_ONCALL_BACKUP_SERVICE": "kewp-backup.service",
     "KEWP_ONCALL_BACKUP_TIMER": "kewp-backup.timer",
     # The newest good backup may be this old (hourly backups + up to 5 min random delay).
@@ -50,12 +52,12 @@ SETTINGS = {
     # A file system is "low" below either of these.
     "KEWP_ONCALL_DISK_MIN_FREE_PERCENT": "10",
     "KEWP_ONCALL_DISK_MIN_FREE_MB": "1024",
-    "KEWP_ONCALL_HEALTHCHECK_STATE_DIR": "/var/lib/kewp-healthcheck",
+    "KEWP_ONCALL_HEALTHCHECK_STATE_DIR": paths.HEALTHCHECK_STATE_DIR,
     "KEWP_ONCALL_HEALTHCHECK_TIMER": "kewp-healthcheck.timer",
     "KEWP_ONCALL_HEALTHCHECK_WINDOW": "3600",
     "KEWP_ONCALL_READY_TIMEOUT": "5",
 }
-RUNBOOK = "/usr/local/share/doc/kewp/oncall.md"
+RUNBOOK = paths.RUNBOOK
 # Sections of docs/oncall.md for each unit that can fail.
 RUNBOOK_ANCHORS = {
     "kewp-backup.service": "backup-failed",
@@ -65,7 +67,7 @@ RUNBOOK_ANCHORS = {
     "kewp-alert@": "alerts",
 }
 UNIT_ALIASES = {
-    "app": ["kewp.service"],
+    "app": [paths.SERVICE],
     "watch": ["kewp-healthcheck.service"],
     "backup": ["kewp-backup.service", "kewp-prune.service", "kewp-restore-drill.service"],
     "alert": ["kewp-alert@*.service"],
@@ -74,34 +76,23 @@ UNIT_ALIASES = {
 
 
 def settings() -> dict[str, str]:
-    values = dict(SETTINGS)
+    """SETTINGS from the environment (a blank variable counts as unset), else the config file
+    (lines that are not KEY=VALUE are skipped; a missing or unreadable file is no file), else the defaults."""
+    config_file = os.environ.get("KEWP_ONCALL_CONFIG", CONFIG_FILE)
     try:
-        for raw in Path(os.environ.get("KEWP_ONCALL_CONFIG", CONFIG_FILE)).read_text().splitlines():
-            key, sep, value = raw.strip().partition("=")
-            if sep and not key.startswith("#") and key in SETTINGS:
-                values[key] = value.strip().strip('"')
+        file_values = read_env_file(Path(config_file), strict=False)
     except OSError:
-        pass
-    values.update({k: v for k, v in os.environ.items() if k in SETTINGS and v.strip()})
-    return values
+        file_values = {}
+    layers = Layers(file_values, config_file, empty_is_unset=True)
+    return {key: layers.lookup(key, default)[0] for key, default in SETTINGS.items()}
 
 
 # ---------------------------------------------------------------- helpers
 
 
-def run(*argv: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    try:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False,
-                              env={**os.environ, "TZ": "UTC", "SYSTEMD_COLORS": "0"})
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return subprocess.CompletedProcess(argv, 127, "", f"{argv[0]}: {exc}")
-
-
 def show(unit: str, *props: str) -> dict[str, str]:
-    argv = ["systemctl", "show", unit, "--timestamp=unix"]
-    for prop in props:
-        argv += ["-p", prop]
-    return dict(line.split("=", 1) for line in run(*argv).stdout.splitlines() if "=" in line)
+    """Properties of a unit, timestamps as @epoch where systemd can (see epoch)."""
+    return systemd.show(unit, *props, options=("--timestamp=unix",), runner=run)
 
 
 def epoch(value: str | None) -> float | None:
@@ -134,11 +125,7 @@ def span(seconds: float) -> str:
 
 
 def size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"
+    return human(n, "TiB")
 
 
 @dataclass
@@ -195,16 +182,11 @@ def service_part(cfg: dict[str, str], rep: Report) -> dict[str, str]:
 
 def container_part(cfg: dict[str, str], rep: Report, unit_props: dict[str, str]) -> tuple[list[str], dict]:
     name = cfg["KEWP_ONCALL_CONTAINER"]
-    got = run("docker", "inspect", "--type", "container", name, timeout=20)
-    info: dict[str, Any] = {}
-    if got.returncode == 0:
-        try:
-            info = json.loads(got.stdout)[0]
-        except (ValueError, IndexError):
-            info = {}
+    found, stderr = docker.inspect(name)
+    info: dict[str, Any] = found or {}
     unit_active = unit_props.get("ActiveState") == "active"
     if not info:
-        why = got.stderr.strip().splitlines()[-1] if got.stderr.strip() else "no such container"
+        why = stderr.strip().splitlines()[-1] if stderr.strip() else "no such container"
         rep.add("container", f"{name}: none ({why})")
         if unit_active:
             rep.problem(f"{cfg['KEWP_ONCALL_SERVICE']} is active but container {name} does not exist: "
@@ -212,13 +194,11 @@ def container_part(cfg: dict[str, str], rep: Report, unit_props: dict[str, str])
         return [], {}
     state = info.get("State", {})
     status = state.get("Status", "?")
-    labels = info.get("Config", {}).get("Labels") or {}
-    env = dict(e.split("=", 1) for e in info.get("Config", {}).get("Env") or [] if "=" in e)
+    env = docker.environment(info)
     started = state.get("StartedAt", "")[:19].replace("T", " ")
     rep.add("container", f"{name} {info.get('Id', '')[:12]} {status} (started {started} UTC), "
                          f"image {info.get('Config', {}).get('Image', '?')}")
-    version = env.get("KEWP_VERSION") or labels.get("org.opencontainers.image.version", "unknown")
-    revision = labels.get("org.opencontainers.image.revision", "unknown")
+    version, revision = docker.version(info)
     rep.add("version", f"{version} (revision {revision[:12]})")
     if status == "paused":
         rep.problem(f"container {name} is PAUSED (docker pause): requests hang. docker unpause {name}, or "
@@ -235,26 +215,16 @@ def ready_part(cfg: dict[str, str], rep: Report, unit_props: dict[str, str]) -> 
     env = dict(item.split("=", 1) for item in unit_props.get("Environment", "").split() if "=" in item)
     url = f"http://127.0.0.1:{env.get('KEWP_HOST_PORT', '8000')}/readyz"
     started = time.monotonic()
-    status, doc, error = None, {}, ""
-    try:
-        with urllib.request.urlopen(url, timeout=float(cfg["KEWP_ONCALL_READY_TIMEOUT"])) as resp:
-            status, body = resp.status, resp.read(4000)
-    except urllib.error.HTTPError as exc:
-        status, body = exc.code, exc.read(4000)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        body, error = b"", str(getattr(exc, "reason", exc))
+    status, body, error = readiness.fetch(url, float(cfg["KEWP_ONCALL_READY_TIMEOUT"]))
     took = time.monotonic() - started
-    try:
-        doc = json.loads(body) if body else {}
-    except ValueError:
-        doc = {}
+    said = readiness.read(status, body)
+    doc = said.doc or {}
     parts = ", ".join(f"{k} {v}" for k, v in doc.items() if k not in ("ready", "version") and not isinstance(v, dict))
-    if status == 200 and doc.get("ready") is True:
+    if said.ready:
         rep.add("ready", f"yes: HTTP 200 in {took:.2f} s from {url}; {parts}")
-        if doc.get("writable") is False:
-            disk = doc.get("disk") if isinstance(doc.get("disk"), dict) else {}
-            rep.problem(f"the app serves pages but CANNOT SAVE: {disk.get('status', 'not writable')} on "
-                        f"{disk.get('path', 'the data directory')}; curators get 'disk full, nothing was saved'. "
+        if not said.writable:
+            rep.problem(f"the app serves pages but CANNOT SAVE: {said.disk.get('status', 'not writable')} on "
+                        f"{said.disk.get('path', 'the data directory')}; curators get 'disk full, nothing was saved'. "
                         "Free space (a restart does not help): runbook: disk-low")
         return
     what = f"HTTP {status}" if status else f"no answer ({error})"
@@ -296,16 +266,6 @@ def health_part(cfg: dict[str, str], rep: Report) -> None:
                     "when maintenance is over")
 
 
-def gunicorn_processes(container: str) -> list[tuple[int, int, str]]:
-    got = run("docker", "top", container, "-o", "pid,ppid,args", timeout=20)
-    procs = []
-    for line in got.stdout.splitlines()[1:]:
-        parts = line.split(None, 2)
-        if len(parts) == 3 and parts[0].isdigit() and parts[1].isdigit():
-            procs.append((int(parts[0]), int(parts[1]), parts[2]))
-    return [p for p in procs if "gunicorn" in p[2] and "docker-init" not in p[2]]
-
-
 def pss_kib(pid: int) -> int | None:
     try:
         for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
@@ -320,10 +280,8 @@ def workers_part(cfg: dict[str, str], rep: Report, configured: list[str], runnin
     if not running:
         rep.add("workers", "none (container not running)")
         return
-    procs = gunicorn_processes(cfg["KEWP_ONCALL_CONTAINER"])
-    pids = {pid for pid, _, _ in procs}
-    masters = [p for p in procs if p[1] not in pids]
-    workers = [p for p in procs if p[1] in {m[0] for m in masters}]
+    procs = docker.gunicorn_processes(cfg["KEWP_ONCALL_CONTAINER"]) or []
+    masters, workers = docker.split_gunicorn(procs)
     want = configured[0] if configured and configured[0] else "?"
     memory = {pid: pss_kib(pid) for pid, _, _ in procs}
     total = sum(v for v in memory.values() if v)
@@ -467,9 +425,7 @@ def cmd_backup_now(cfg: dict[str, str], _args: argparse.Namespace) -> int:
     print(f"starting {unit} and waiting for it to finish ...", flush=True)
     started = run("systemctl", "start", unit, timeout=3600)
     props = show(unit, "Result", "ExecMainStatus", "InvocationID")
-    journal = ["journalctl", "--no-pager", "-o", "short-iso", "-n", "20"]
-    journal += [f"_SYSTEMD_INVOCATION_ID={props['InvocationID']}"] if props.get("InvocationID") else ["-u", unit]
-    print(run(*journal).stdout.rstrip())
+    print(run(*systemd.journal_argv(unit, props.get("InvocationID"), 20)).stdout.rstrip())
     if started.returncode != 0 or props.get("Result") != "success":
         print(f"FAILED: {unit} result {props.get('Result')}, exit status {props.get('ExecMainStatus')} "
               f"{started.stderr.strip()}; runbook: {RUNBOOK}#backup-failed", file=sys.stderr)
