@@ -82,15 +82,20 @@ def add_user(name: str, role: str, password_stdin: bool, github_login: str | Non
         click.echo(f"password: {generated}  (shown once; store it now)")
 
 
-def _run_user_change(change, *args):
-    """Run a users.* admin change on a fresh connection; a UserError becomes a clear CLI error."""
+def _run(change, *args, refusals: tuple[type[Exception], ...] = (), **kwargs):
+    """Run a service call on a fresh connection; one of its `refusals` becomes a clear CLI error."""
     conn = _connection()
     try:
-        return change(conn, *args)
-    except users.UserError as exc:
+        return change(conn, *args, **kwargs)
+    except refusals as exc:
         raise click.ClickException(str(exc)) from None
     finally:
         conn.close()
+
+
+def _run_user_change(change, *args):
+    """Run a users.* admin change on a fresh connection; a UserError becomes a clear CLI error."""
+    return _run(change, *args, refusals=(users.UserError,))
 
 
 def _print_table(rows: list[tuple[str, ...]]) -> None:
@@ -173,13 +178,8 @@ invites_cli = AppGroup("invites", help="Invite codes with which people create th
 @click.option("--by", "created_by", default="admin", show_default=True, help="Who creates it (for the history).")
 def create_invite(label: str, days: int, max_uses: int, created_by: str) -> None:
     """Create an invite; its code and link are printed once."""
-    conn = _connection()
-    try:
-        invite, code = invites.create(conn, label, days=days, max_uses=max_uses, created_by=created_by)
-    except invites.InviteError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        conn.close()
+    invite, code = _run(invites.create, label, days=days, max_uses=max_uses, created_by=created_by,
+                        refusals=(invites.InviteError,))
     click.echo(f"invite {invite.id} ({invite.label!r}): {invite.max_uses} use{'s' if invite.max_uses != 1 else ''}, "
                f"until {invite.expires_at}")
     click.echo(f"code: {code}  (shown once; send it to the people invited)")
@@ -189,11 +189,7 @@ def create_invite(label: str, days: int, max_uses: int, created_by: str) -> None
 @invites_cli.command("list")
 def list_invites() -> None:
     """Show every invite: label, uses, expiry, state (the codes themselves are not stored)."""
-    conn = _connection()
-    try:
-        found = invites.list_invites(conn)
-    finally:
-        conn.close()
+    found = _run(invites.list_invites)
     rows = [("id", "label", "uses", "expires (UTC)", "state")] + [
         (str(i.id), i.label, f"{i.uses}/{i.max_uses}", i.expires_at, i.state()) for i in found]
     _print_table(rows)
