@@ -41,7 +41,7 @@ run: seed ## serve the app on http://127.0.0.1:8000 with the sample data (gunico
 lint: venv ## ruff, yamllint, ansible-lint, systemd-analyze verify
 	scripts/lint
 
-unit: venv ## app tests (real SQLite in WAL mode, real model)
+unit: venv browser ## app tests (real SQLite in WAL mode, real model)
 	$(PYTEST) tests/unit -q
 
 deploy: venv ## local throw-away VPS: boot it, converge site.yml, print the URL and admin sign-in
