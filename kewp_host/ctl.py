@@ -14,6 +14,8 @@ it asks systemctl, journalctl, docker and kewp-backup, and reads /proc.
   kewpctl restore [FILE] [--yes]
                             restore a backup (default: the newest good one) with kewp-backup
                             restore, holding the health watch while the app is down
+  kewpctl alert-test        send a test alert through the channels of /etc/kewp/alert.env (the
+                            same code as kewp-alert@.service); exit 1 when none is set or one fails
 
 Settings: environment, else /etc/default/kewp-oncall (KEY=VALUE, written by the role), else the
 defaults in SETTINGS below. See docs/oncall.md.
@@ -34,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from kewp_host import docker, paths, readiness, systemd
+from kewp_host.backup import alert
+from kewp_host.backup.common import Failure
 from kewp_host.commands import run_tolerant as run
 from kewp_host.files import human
 from kewp_host.settings import Layers, read_env_file
@@ -56,6 +60,7 @@ SETTINGS = {
     "KEWP_ONCALL_HEALTHCHECK_TIMER": "kewp-healthcheck.timer",
     "KEWP_ONCALL_HEALTHCHECK_WINDOW": "3600",
     "KEWP_ONCALL_READY_TIMEOUT": "5",
+    "KEWP_ONCALL_ALERT_ENV": alert.ALERT_ENV,
 }
 RUNBOOK = paths.RUNBOOK
 # Sections of docs/oncall.md for each unit that can fail.
@@ -466,6 +471,41 @@ def cmd_restore(cfg: dict[str, str], args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_alert_test(cfg: dict[str, str], _args: argparse.Namespace) -> int:
+    path = Path(cfg["KEWP_ONCALL_ALERT_ENV"])
+    try:
+        channels = alert.Channels.from_file(path)
+    except OSError as exc:
+        print(f"kewpctl alert-test: cannot read {path} ({exc.strerror}): converge playbooks/site.yml "
+              "(the kewp_host role writes it)", file=sys.stderr)
+        return 1
+    except Failure as exc:
+        print(f"kewpctl alert-test: {path}: {exc}", file=sys.stderr)
+        return 1
+    where = channels.configured()
+    if not where:
+        print(f"kewpctl alert-test: {alert.NO_CHANNEL} ({path} sets neither KEWP_ALERT_WEBHOOK_URL nor "
+              "KEWP_ALERT_MAIL_TO; failures are only in the journal)", file=sys.stderr)
+        return 1
+    host = os.uname().nodename
+    now = clock(time.time())
+    headline = f"TEST kewp: a test alert from {host} at {now} (kewpctl alert-test); nothing failed, no action needed"
+    print(f"sending a test alert to {'; '.join(where)} ...", flush=True)
+    delivered, failed = alert.send(
+        channels, f"[kewp] test alert from {host}", headline,
+        ["Real alerts look like this and come when a kewp unit fails (runbook: docs/oncall.md#alerts)."],
+        {"unit": "alert-test", "host": host, "result": "test", "exit_status": "0", "at": now})
+    for what in delivered:
+        print(f"sent: {what}")
+    for what in failed:
+        print(f"FAILED: {what}", file=sys.stderr)
+    if failed:
+        print(f"a real alert would not arrive there either: fix the setting (kewp_host_alert_* in the inventory) "
+              f"or the receiver, then run kewpctl alert-test again (runbook: {RUNBOOK}#alerts)", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="kewpctl", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -484,6 +524,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("file", nargs="?", help="NAME, NAME.db.zst or NAME.json (see kewp-backup list)")
     p.add_argument("--yes", action="store_true", help="do not ask (needed when not on a terminal)")
     p.set_defaults(func=cmd_restore)
+    sub.add_parser("alert-test", help="send a test alert through the configured webhook and/or mail").set_defaults(
+        func=cmd_alert_test)
     args, unknown = parser.parse_known_args(argv)
     if unknown and args.command != "logs":
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")

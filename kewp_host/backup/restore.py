@@ -35,7 +35,8 @@ def restore(cfg: Config, backup: Backup, target: Path, manage_service: bool) -> 
     """Verify backup, then put it at target (owner of target's directory, mode KEWP_BACKUP_DB_MODE).
 
     When manage_service, the app is stopped before the swap and started after it. Whatever was at
-    target (+ -wal, -shm) is renamed aside first; returns those safety copies.
+    target (+ -wal, -shm) is renamed aside first, mode KEWP_BACKUP_DB_MODE too; returns those
+    safety copies.
     """
     target = target.absolute()
     directory = target.parent
@@ -68,6 +69,8 @@ def restore(cfg: Config, backup: Backup, target: Path, manage_service: bool) -> 
             if current.exists():
                 aside = directory / f"{aside_base}{suffix}"
                 os.replace(current, aside)
+                # The live database's mode, whatever the file had: a safety copy is the same data.
+                os.chmod(aside, cfg.db_mode)
                 safety.append(aside)
         os.replace(tmp, target)
         fsync_dir(directory)

@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 from testinfra.host import Host
 
+from .conftest import REUSE_VPS, Deployment
+
 pytestmark = pytest.mark.deploy
 
 JOURNAL_UNITS = ("kewp-backup", "kewp-prune", "kewp-restore-drill", "kewp-alert@*", "kewp")
@@ -87,6 +89,24 @@ def app_db(host: Host) -> str:
     sql(host, "INSERT OR IGNORE INTO key_events (ke_id, title) VALUES ('KE 990001', 'Backup test event');"
               "INSERT OR IGNORE INTO pathways (wp_id, title) VALUES ('WP990001', 'Backup test pathway');")
     return DB
+
+
+# ---------------------------------------------------------------- the first converge
+
+FIRST_BACKUP_TASK = "kewp_backup : Take the first backup, as the timer would (waits for kewp-backup.service to finish)"
+
+
+def test_kewpctl_status_is_ok_right_after_the_converge(host: Host) -> None:
+    # First in the module, before any test here takes a backup: the converge took the first one.
+    result = host.run("kewpctl status")
+    assert result.rc == 0, result.stdout + result.stderr
+    assert "backups    newest good kewp-" in result.stdout
+
+
+@pytest.mark.skipif(REUSE_VPS, reason="KEWP_REUSE_VPS=1: the VPS was converged once, and maybe not fresh")
+def test_the_first_converge_takes_the_first_backup_and_the_second_none(deployment: Deployment) -> None:
+    assert FIRST_BACKUP_TASK in deployment.first.changed_tasks(), deployment.first.log
+    assert FIRST_BACKUP_TASK not in deployment.second.changed_tasks()
 
 
 # ---------------------------------------------------------------- installed units

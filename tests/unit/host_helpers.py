@@ -120,6 +120,35 @@ class ReadyzApp:
         self.server.server_close()
 
 
+class WebhookReceiver:
+    """A local webhook on 127.0.0.1: keeps each POSTed JSON body in self.received and answers
+    self.status."""
+
+    def __init__(self) -> None:
+        self.received: list[dict] = []
+        self.status = 204
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.received.append(json.loads(body))
+                self.send_response(receiver.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/kewp"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 # A container "kewp" with two gunicorn workers, for a stand-in docker (inspect, top); the file
 # FAKE_DIR/gone makes it disappear.
 INSPECT = [{"Id": "5f0e1d2c3b4a" + "0" * 52, "State": {"Running": True, "Status": "running",

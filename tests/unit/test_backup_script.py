@@ -286,6 +286,20 @@ def test_restore_over_the_live_database_keeps_it_aside_with_its_wal(run: Run, li
     old.close()
 
 
+def test_the_safety_copies_of_a_restore_get_the_live_databases_mode(run: Run, live: Path) -> None:
+    name = Path(run("backup", check=True).stdout.strip()).name
+    keep_open = db.connect(live)  # keeps -wal and -shm on disk
+    keep_open.execute("SELECT 1").fetchall()
+    for path in live.parent.iterdir():
+        path.chmod(0o644)         # e.g. made by a process with umask 022
+    run("restore", name, "--no-service", check=True)
+    keep_open.close()
+    aside = sorted(p for p in live.parent.iterdir() if ".before-restore-" in p.name)
+    assert {p.name.rsplit("Z", 1)[1] for p in aside} == {"", "-wal", "-shm"}
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in aside} == {p.name: "0o640" for p in aside}
+    assert oct(live.stat().st_mode & 0o777) == "0o640"
+
+
 def test_backups_taken_in_the_same_second_list_and_restore_the_later_one_first(run: Run, live: Path,
                                                                               tmp_path: Path) -> None:
     stamp = "2026-06-01T12:00:00Z"

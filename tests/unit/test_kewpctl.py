@@ -16,7 +16,17 @@ import pytest
 from kewp_host import ctl
 from kewp_host.backup import cli as backup_cli
 
-from .host_helpers import ReadyzApp, call, clean_environ, entry_point, environment, run_entry, stand_in, stand_in_docker
+from .host_helpers import (
+    ReadyzApp,
+    WebhookReceiver,
+    call,
+    clean_environ,
+    entry_point,
+    environment,
+    run_entry,
+    stand_in,
+    stand_in_docker,
+)
 
 FAKE_SYSTEMCTL = """#!/bin/sh
 case "$1" in
@@ -105,6 +115,62 @@ def test_restore_off_a_terminal_wants_yes(host: dict) -> None:
     assert "add --yes to confirm" in result.stderr
     assert run_entry(tool, "status", "--bogus", env=host["env"]).returncode == 2
     assert run_entry(tool, "--help", env=host["env"]).stdout.startswith("usage: kewpctl ")
+
+
+def alert_env(path: Path, webhook: str = "", mail_to: str = "") -> str:
+    """An alert.env as the kewp_host role writes it (values double-quoted)."""
+    path.write_text(f'# by the role\nKEWP_ALERT_WEBHOOK_URL="{webhook}"\nKEWP_ALERT_MAIL_TO="{mail_to}"\n'
+                    'KEWP_ALERT_MAIL_FROM=""\nKEWP_ALERT_SMTP_HOST="localhost"\nKEWP_ALERT_SMTP_PORT="25"\n'
+                    'KEWP_ALERT_SMTP_STARTTLS="false"\nKEWP_ALERT_SMTP_USER=""\nKEWP_ALERT_SMTP_PASSWORD=""\n')
+    return str(path)
+
+
+@needs_root
+def test_alert_test_posts_a_test_alert_to_the_webhook_and_says_where(host: dict) -> None:
+    hook = WebhookReceiver()
+    try:
+        env = {**host["env"], "KEWP_ONCALL_ALERT_ENV": alert_env(host["tmp"] / "alert.env", webhook=hook.url)}
+        result = call(ctl.main, ["alert-test"], env)
+    finally:
+        hook.close()
+    assert result.returncode == 0, result.stderr
+    port = hook.url.split("/")[2]
+    assert f"sending a test alert to webhook {port} ..." in result.stdout
+    assert f"sent: webhook {port} (HTTP 204)" in result.stdout
+    assert len(hook.received) == 1
+    assert hook.received[0]["unit"] == "alert-test" and hook.received[0]["result"] == "test"
+    assert hook.received[0]["text"].startswith("TEST kewp: a test alert from ")
+
+
+@needs_root
+def test_alert_test_without_a_channel_says_alerts_reach_nobody(host: dict) -> None:
+    env = {**host["env"], "KEWP_ONCALL_ALERT_ENV": alert_env(host["tmp"] / "alert.env")}
+    result = call(ctl.main, ["alert-test"], env)
+    assert result.returncode == 1
+    assert ("alerts reach nobody: set kewp_host_alert_webhook_url or kewp_host_alert_mail_to in the inventory"
+            in result.stderr)
+    assert result.stdout == ""
+
+
+@needs_root
+def test_alert_test_fails_when_the_webhook_refuses_it(host: dict) -> None:
+    hook = WebhookReceiver()
+    hook.status = 500
+    try:
+        env = {**host["env"], "KEWP_ONCALL_ALERT_ENV": alert_env(host["tmp"] / "alert.env", webhook=hook.url)}
+        result = call(ctl.main, ["alert-test"], env)
+    finally:
+        hook.close()
+    assert result.returncode == 1
+    assert f"FAILED: webhook {hook.url.split('/')[2]}: HTTP Error 500" in result.stderr
+
+
+@needs_root
+def test_alert_test_without_the_alert_settings_names_the_file(host: dict) -> None:
+    env = {**host["env"], "KEWP_ONCALL_ALERT_ENV": str(host["tmp"] / "missing.env")}
+    result = call(ctl.main, ["alert-test"], env)
+    assert result.returncode == 1
+    assert "missing.env" in result.stderr and "playbooks/site.yml" in result.stderr
 
 
 def test_settings_come_from_the_environment_then_the_file_then_the_defaults(tmp_path: Path) -> None:
