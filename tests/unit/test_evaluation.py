@@ -104,7 +104,7 @@ SMALL_GRID = Grid(gene=(0.0, 0.2), go=(0.0, 0.05), approved=(0.0, 0.5), top_n=(5
 
 
 def test_a_kes_own_approvals_never_count_for_it(real_suggester: ApprovedSuggester) -> None:
-    own = [ApprovedLink("KE 55", "WP254", "high"), ApprovedLink("KE 55", "WP4313", "high")]
+    own = [ApprovedLink("KE 55", "WP254", "high"), ApprovedLink("KE 55", "WP528", "high")]
     index = real_suggester.index_for(own)
     scores = index.scores(real_suggester.ke.vector("KE 55"), "KE 55", NeighbourConfig(1.0, 10, 1.0))
     assert not scores.values.any()
