@@ -364,7 +364,7 @@ def disk_part(cfg: dict[str, str], rep: Report) -> None:
         texts.append(f"{what} {path} {size(free)} free of {size(total)} ({pct:.0f} %){same}")
         if pct < min_pct or free < min_bytes:
             rep.problem(f"disk LOW for {what}: {path} has {size(free)} free ({pct:.0f} %; limits {min_pct:g} % and "
-                        f"{size(min_bytes)}): du -xsh /var/lib/docker /var/backups/kewp /var/log; "
+                        f"{size(min_bytes)}): du -xsh /var/lib/docker {cfg['KEWP_ONCALL_BACKUP_DIR']} /var/log; "
                         "docker image prune (runbook: disk-low)")
     rep.add("disk", "; ".join(texts))
 

@@ -108,6 +108,14 @@ def test_status_names_each_problem_with_what_to_do(host: dict) -> None:
 
 
 @needs_root
+def test_disk_low_names_the_configured_backup_directory(host: dict) -> None:
+    result = call(ctl.main, ["status"], {**host["env"], "KEWP_ONCALL_DISK_MIN_FREE_PERCENT": "100"})
+    assert result.returncode == 1
+    low = [line for line in result.stdout.splitlines() if line.startswith("! disk LOW for backups")]
+    assert low and f"du -xsh /var/lib/docker {host['env']['KEWP_ONCALL_BACKUP_DIR']} /var/log" in low[0]
+
+
+@needs_root
 def test_restore_off_a_terminal_wants_yes(host: dict) -> None:
     tool = entry_point(host["tmp"], "kewpctl", "kewp_host.ctl")
     result = run_entry(tool, "restore", env=host["env"])
