@@ -159,3 +159,12 @@ def validator_for(spec: dict[str, Any], schema: str) -> Any:
     registry = Registry().with_resource(uri, Resource.from_contents(spec, default_specification=DRAFT202012))
     return Draft202012Validator({"$ref": f"{uri}#/components/schemas/{schema}"}, registry=registry,
                                 format_checker=FormatChecker())
+
+
+def sign_in_page(page, base: str, username: str, password: str = PASSWORD) -> None:
+    """Sign in through the login form in a browser page (Playwright)."""
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("main form button[type=submit]")
+    page.wait_for_load_state()
