@@ -70,7 +70,12 @@ def propose(conn: sqlite3.Connection, ke: str = KE, wp: str = WP, by: str = "cor
 
 
 def approved_mapping(conn: sqlite3.Connection, ke: str = KE, wp: str = WP) -> int:
-    return svc.approve(conn, propose(conn, ke, wp), "ada").mapping_id
+    return approved_mapping_by(conn, "cora", ke, wp)
+
+
+def approved_mapping_by(conn: sqlite3.Connection, proposer: str, ke: str = KE, wp: str = WP) -> int:
+    """A mapping `proposer` proposed and ada approved; its id."""
+    return svc.approve(conn, propose(conn, ke, wp, by=proposer), "ada").mapping_id
 
 
 def propose_form(client, path: str = "/mappings/propose", **overrides: str) -> dict[str, str]:

@@ -13,7 +13,7 @@ import pytest
 from app.config import ConfigError, load_settings
 from app.services import invites, users
 
-from .helpers import PASSWORD, count, csrf_token, login
+from .helpers import PASSWORD, approved_mapping_by, count, csrf_token, login
 from .oidc_helpers import CLIENT_ID, provider_env, sign_in_at_provider
 
 pytest_plugins = ["tests.unit.oidc_fixtures"]  # the provider is started once per run
@@ -79,6 +79,16 @@ def test_a_first_sign_in_creates_a_curator_named_from_the_display_name_never_the
     page = client.get("/mappings/mine").get_data(as_text=True)
     assert "Jane-Doe.test" in page and "jane@example.org" not in page
     assert count(conn, "audit_log", "action = 'registered' AND after LIKE '%\"provider\": \"test\"%'") == 1
+
+
+def test_public_pages_show_the_name_and_never_the_email(open_site, conn):
+    sign_in_as(open_site.test_client(), "jane")
+    mapping_id = approved_mapping_by(conn, "Jane-Doe.test")
+    anonymous = open_site.test_client()
+    for path in ("/mappings", f"/mappings/{mapping_id}", "/stats", f"/api/v1/mappings/{mapping_id}"):
+        page = anonymous.get(path).get_data(as_text=True)
+        assert "Jane-Doe.test" in page, path
+        assert "jane@example.org" not in page, path
 
 
 def test_signing_in_again_reuses_the_account(open_site, conn):
