@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # Debian packages the targets need, installed only when missing.
 APT_INSTALL := apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 
-.PHONY: help venv browser run seed test lint unit deploy-test e2e deploy vps-up vps-down bench bench-quick clean
+.PHONY: help venv browser oidc-provider run seed test lint unit deploy-test e2e deploy vps-up vps-down bench bench-quick clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -31,6 +31,11 @@ venv: $(VENV)/.installed ## create .venv with the app, test and deploy tools
 browser:
 	@command -v chromium >/dev/null || { $(APT_INSTALL) chromium >/dev/null; }
 
+# The real OpenID Provider the sign-in tests start (tests/oidc_provider: node and its pinned packages).
+oidc-provider:
+	@command -v npm >/dev/null || { $(APT_INSTALL) nodejs npm >/dev/null; }
+	@test -d tests/oidc_provider/node_modules || npm ci --prefix tests/oidc_provider --no-audit --no-fund --silent
+
 seed: venv ## import the sample catalogue into the development database
 	KEWP_ENV=development KEWP_DATABASE=$(DEV_DB) scripts/seed-dev-db
 
@@ -41,7 +46,7 @@ run: seed ## serve the app on http://127.0.0.1:8000 with the sample data (gunico
 lint: venv ## ruff, yamllint, ansible-lint, systemd-analyze verify
 	scripts/lint
 
-unit: venv browser ## app tests (real SQLite in WAL mode, real model)
+unit: venv browser oidc-provider ## app tests (real SQLite in WAL mode, real model)
 	$(PYTEST) tests/unit -q
 
 deploy: venv ## local throw-away VPS: boot it, converge site.yml, print the URL and admin sign-in

@@ -53,6 +53,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .blueprints import stats as stats_pages
     app.register_blueprint(aop_pages.bp)
     app.register_blueprint(stats_pages.bp)
+    from .blueprints import oidc as oidc_sign_in
+    app.register_blueprint(oidc_sign_in.bp)
 
     from .services import timefmt
     app.add_template_filter(timefmt.ago, "ago")

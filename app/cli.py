@@ -153,6 +153,15 @@ def set_role(name: str, role: str) -> None:
     click.echo(f"{name!r}: {old} -> {role}; {_ended(ended)}")
 
 
+@users_cli.command("set-email")
+@click.argument("name")
+@click.argument("address")
+def set_email(name: str, address: str) -> None:
+    """Mail NAME's review outcomes to ADDRESS ("" for none); never shown on any page."""
+    _run_user_change(users.set_email, name, address)
+    click.echo(f"{name!r}: review outcomes go to {address!r}" if address else f"{name!r}: no e-mail")
+
+
 db_cli = AppGroup("db", help="Database schema.")
 
 

@@ -7,6 +7,7 @@ A problem stops the app with a ConfigError that names the variable and the fix, 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import sys
 import urllib.parse
@@ -110,6 +111,8 @@ def load_settings(environ: dict[str, str] | None = None) -> dict[str, Any]:
         # proposal (the audit row of the decision then says so).
         "ALLOW_SELF_REVIEW": _bool(env, "KEWP_ALLOW_SELF_REVIEW", False),
         **_auth_settings(env),
+        **_oidc_settings(env, kewp_env),
+        **_mail_settings(env),
     }
 
 
@@ -135,6 +138,69 @@ def _auth_settings(env: dict[str, str]) -> dict[str, Any]:
         "LOGIN_BACKOFF_SECONDS": backoff,
         "LOGIN_BACKOFF_MAX_SECONDS": backoff_max,
     }
+
+
+# --- sign-in with OpenID Connect providers (ORCID, LS Login, any other) ---------------------
+OIDC_NAME = re.compile(r"^[a-z0-9]{1,30}$")
+OIDC_NEW_ACCOUNTS = ("invite", "open")
+
+
+def _oidc_provider(env: dict[str, str], name: str, kewp_env: str) -> dict[str, str]:
+    prefix = f"KEWP_OIDC_{name.upper()}_"
+    found = {key: env.get(prefix + key.upper(), "").strip()
+             for key in ("discovery_url", "client_id", "client_secret", "label", "scopes")}
+    for key in ("discovery_url", "client_id", "client_secret"):
+        if not found[key]:
+            raise ConfigError(f"{prefix}{key.upper()} is not set; KEWP_OIDC_PROVIDERS names {name!r}, so set "
+                              f"its discovery URL, client id and client secret (or drop it from the list)")
+    url = urllib.parse.urlsplit(found["discovery_url"])
+    loopback = url.hostname in ("127.0.0.1", "localhost", "::1")
+    if url.scheme != "https" and not (url.scheme == "http" and loopback and kewp_env != "production"):
+        raise ConfigError(f"{prefix}DISCOVERY_URL={found['discovery_url']!r} must be an https:// address, e.g. "
+                          "https://orcid.org/.well-known/openid-configuration")
+    scopes = found["scopes"] or "openid profile"
+    if "openid" not in scopes.split():
+        raise ConfigError(f"{prefix}SCOPES={scopes!r} must include openid (e.g. 'openid profile email')")
+    return {"name": name, "label": found["label"] or name, "discovery_url": found["discovery_url"],
+            "client_id": found["client_id"], "client_secret": found["client_secret"], "scopes": scopes}
+
+
+def _oidc_settings(env: dict[str, str], kewp_env: str) -> dict[str, Any]:
+    names = env.get("KEWP_OIDC_PROVIDERS", "").replace(",", " ").split()
+    for name in names:
+        if not OIDC_NAME.match(name):
+            raise ConfigError(f"KEWP_OIDC_PROVIDERS names {name!r}; use 1-30 lower-case letters or digits "
+                              "per provider (e.g. KEWP_OIDC_PROVIDERS='orcid lslogin')")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"KEWP_OIDC_PROVIDERS={' '.join(names)!r} names a provider twice")
+    new_accounts = env.get("KEWP_OIDC_NEW_ACCOUNTS", "invite").strip().lower() or "invite"
+    if new_accounts not in OIDC_NEW_ACCOUNTS:
+        raise ConfigError(f"KEWP_OIDC_NEW_ACCOUNTS={new_accounts!r} is not one of {', '.join(OIDC_NEW_ACCOUNTS)} "
+                          "(invite: a first sign-in needs an invite code; open: it creates a curator account)")
+    return {"OIDC_PROVIDERS": {name: _oidc_provider(env, name, kewp_env) for name in names},
+            "OIDC_NEW_ACCOUNTS": new_accounts}
+
+
+# --- e-mail notices of review outcomes (none when KEWP_SMTP_HOST is unset) ---------------------
+SMTP_SECURITY = ("starttls", "tls", "none")
+
+
+def _mail_settings(env: dict[str, str]) -> dict[str, Any]:
+    host = env.get("KEWP_SMTP_HOST", "").strip()
+    sender = env.get("KEWP_SMTP_FROM", "").strip()
+    security = env.get("KEWP_SMTP_SECURITY", "starttls").strip().lower() or "starttls"
+    if security not in SMTP_SECURITY:
+        raise ConfigError(f"KEWP_SMTP_SECURITY={security!r} is not one of {', '.join(SMTP_SECURITY)}")
+    if host and ("@" not in sender or any(c in sender for c in "\r\n")):
+        raise ConfigError(f"KEWP_SMTP_FROM={sender!r} is not an e-mail address; with KEWP_SMTP_HOST set, "
+                          "set it to the address notices come from, e.g. kewp@example.org")
+    user = env.get("KEWP_SMTP_USER", "").strip()
+    password = env.get("KEWP_SMTP_PASSWORD", "")
+    if bool(user) != bool(password):
+        raise ConfigError("set both KEWP_SMTP_USER and KEWP_SMTP_PASSWORD for SMTP authentication, or neither")
+    default_port = {"starttls": 587, "tls": 465, "none": 25}[security]
+    return {"SMTP_HOST": host, "SMTP_PORT": _int(env, "KEWP_SMTP_PORT", default_port, 1, 65535),
+            "SMTP_SECURITY": security, "SMTP_FROM": sender, "SMTP_USER": user, "SMTP_PASSWORD": password}
 
 
 # --- edges: the public URL and the gunicorn settings -----------------------------------------

@@ -1,5 +1,6 @@
-"""Sign-in with a local account (or GitHub when configured), sign-out, access decorators, and
-the database-backed Flask session (the cookie holds only a random id; see services/sessions)."""
+"""Sign-in with a local account (or GitHub when configured; OpenID Connect providers are in oidc.py),
+sign-out, access decorators, and the database-backed Flask session (the cookie holds only a random
+id; see services/sessions)."""
 
 from __future__ import annotations
 
@@ -190,7 +191,8 @@ def login():
         login_throttle.clear_account(conn, username)
         _sign_in(user)
         return redirect(_safe_next(request.args.get("next")))
-    return render_template("login.html", github=bool(current_app.config["GITHUB_CLIENT_ID"]))
+    return render_template("login.html", github=bool(current_app.config["GITHUB_CLIENT_ID"]),
+                           oidc_providers=current_app.config["OIDC_PROVIDERS"].values())
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -231,12 +233,19 @@ def logout_everywhere():
     return redirect(url_for("catalog.index"), code=303)
 
 
-def _github_client():
+def oauth_registry():
+    """The app's one Authlib registry (GitHub and the OpenID Connect providers), made on first use."""
     from authlib.integrations.flask_client import OAuth
 
     oauth = current_app.extensions.get("kewp_oauth")
     if oauth is None:
-        oauth = OAuth(current_app)
+        oauth = current_app.extensions["kewp_oauth"] = OAuth(current_app)
+    return oauth
+
+
+def _github_client():
+    oauth = oauth_registry()
+    if oauth.create_client("github") is None:
         oauth.register(
             "github",
             client_id=current_app.config["GITHUB_CLIENT_ID"],
@@ -246,7 +255,6 @@ def _github_client():
             api_base_url="https://api.github.com/",
             client_kwargs={"scope": "read:user"},
         )
-        current_app.extensions["kewp_oauth"] = oauth
     return oauth.github
 
 

@@ -12,7 +12,7 @@ import logging
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from ..db import get_db
-from ..services import confidence, ids
+from ..services import confidence, ids, review_notices
 from ..services import mappings as svc
 from .auth import admin_required
 from .filters import confidence_filter, curator_filter, id_filters
@@ -49,6 +49,12 @@ def queue():
     return _render_queue()
 
 
+def _notify(proposal_ids: list[int]) -> None:
+    """Mail the proposers the outcome, after the decision is committed (when mail is configured)."""
+    review_notices.notify(get_db(), review_notices.MailSettings.from_config(current_app.config), proposal_ids,
+                          current_app.config["PUBLIC_URL"])
+
+
 def _decide(proposal_id: int, decision: str):
     comment = request.form.get("comment", "")
     conn = get_db()
@@ -68,6 +74,7 @@ def _decide(proposal_id: int, decision: str):
                              comment=comment[:svc.MAX_COMMENT], status=400)
     except svc.Conflict as exc:
         return _render_queue(problem=str(exc), problem_id=proposal_id, status=409)
+    _notify([proposal_id])
     if result.status == "approved":
         flash(f"Approved proposal {proposal_id}: mapping {result.mapping_id} {result.action}d.", "info")
     else:
@@ -119,6 +126,7 @@ def bulk():
     except svc.ValidationError as exc:
         return _render_queue(problem=" ".join(exc.errors.values()), comment=comment[:svc.MAX_COMMENT],
                              ticked=chosen, status=400)
+    _notify([d.proposal_id for d in decided])
     flash(f"{decision.capitalize()}d {len(decided)} proposal{'s' if len(decided) != 1 else ''}: "
           + ", ".join(str(d.proposal_id) for d in decided) + ".", "info")
     return redirect(url_for(".queue"), code=303)

@@ -116,6 +116,15 @@ def check(conn: sqlite3.Connection, code: str, now: datetime | None = None) -> I
     return invite
 
 
+def use(conn: sqlite3.Connection, code: str, user_id: int, now: datetime | None = None) -> Invite:
+    """Count one use of the code for the new account `user_id`, inside the caller's write transaction
+    (checked again under the lock: the last use may have gone meanwhile); InviteError says why not."""
+    invite = check(conn, code, now)
+    conn.execute("UPDATE users SET invite_id = ? WHERE id = ?", (invite.id, user_id))
+    conn.execute("UPDATE invites SET uses = uses + 1 WHERE id = ?", (invite.id,))
+    return invite
+
+
 def redeem(conn: sqlite3.Connection, code: str, username: str, password: str,
            now: datetime | None = None) -> users.User:
     """Create a curator account with an invite code; InviteError or users.UserError say why not, and then
@@ -124,10 +133,8 @@ def redeem(conn: sqlite3.Connection, code: str, username: str, password: str,
     pw_hash = users.check_new_account(username, ROLE, password)
     try:
         with write_transaction(conn):
-            invite = check(conn, code, now)                   # again under the lock: uses may have run out
             user = users.insert_user(conn, username, ROLE, pw_hash)
-            conn.execute("UPDATE users SET invite_id = ? WHERE id = ?", (invite.id, user.id))
-            conn.execute("UPDATE invites SET uses = uses + 1 WHERE id = ?", (invite.id,))
+            invite = use(conn, code, user.id, now)
             _audit(conn, username, "registered", "user", user.id, before=None,
                    after={"username": username, "role": ROLE, "invite_id": invite.id, "invite_label": invite.label})
     except sqlite3.IntegrityError:

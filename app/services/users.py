@@ -150,3 +150,20 @@ def set_role(conn: sqlite3.Connection, username: str, role: str) -> tuple[str, i
         row = _find(conn, username)
         conn.execute("UPDATE users SET role = ? WHERE id = ?", (role, row["id"]))
         return row["role"], sessions.delete_for_user(conn, row["id"])
+
+
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+
+
+def set_email(conn: sqlite3.Connection, username: str, address: str) -> None:
+    """Where the account's review outcomes are mailed (private; "" for none)."""
+    address = address.strip()
+    if address and (len(address) > 254 or not EMAIL.match(address)):
+        raise UserError(f"{address!r} is not an e-mail address like name@example.org")
+    with write_transaction(conn):
+        conn.execute("UPDATE users SET email = ? WHERE id = ?", (address or None, _find(conn, username)["id"]))
+
+
+def email_of(conn: sqlite3.Connection, username: str) -> str | None:
+    row = conn.execute("SELECT email FROM users WHERE username = ? AND active = 1", (username,)).fetchone()
+    return row["email"] if row else None

@@ -70,7 +70,12 @@ def propose(conn: sqlite3.Connection, ke: str = KE, wp: str = WP, by: str = "cor
 
 
 def approved_mapping(conn: sqlite3.Connection, ke: str = KE, wp: str = WP) -> int:
-    return svc.approve(conn, propose(conn, ke, wp), "ada").mapping_id
+    return approved_mapping_by(conn, "cora", ke, wp)
+
+
+def approved_mapping_by(conn: sqlite3.Connection, proposer: str, ke: str = KE, wp: str = WP) -> int:
+    """A mapping `proposer` proposed and ada approved; its id."""
+    return svc.approve(conn, propose(conn, ke, wp, by=proposer), "ada").mapping_id
 
 
 def propose_form(client, path: str = "/mappings/propose", **overrides: str) -> dict[str, str]:
@@ -159,3 +164,12 @@ def validator_for(spec: dict[str, Any], schema: str) -> Any:
     registry = Registry().with_resource(uri, Resource.from_contents(spec, default_specification=DRAFT202012))
     return Draft202012Validator({"$ref": f"{uri}#/components/schemas/{schema}"}, registry=registry,
                                 format_checker=FormatChecker())
+
+
+def sign_in_page(page, base: str, username: str, password: str = PASSWORD) -> None:
+    """Sign in through the login form in a browser page (Playwright)."""
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("main form button[type=submit]")
+    page.wait_for_load_state()

@@ -1,55 +1,18 @@
 """Issue 18: the pages are usable 360 px wide, with no horizontal scrolling (a real browser, headless).
 
-The app is served on a loopback port and Debian's chromium (KEWP_CHROMIUM) opens each page at
-360 x 740 CSS pixels. Skipped where chromium or Playwright is missing.
+The app is served on a loopback port and Debian's chromium opens each page at 360 x 740 CSS
+pixels (tests/unit/browser_fixtures.py). Skipped where chromium or Playwright is missing.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import threading
-from collections.abc import Iterator
+from .helpers import approved_mapping, propose, sign_in_page
 
-import pytest
-from werkzeug.serving import make_server
-
-from .helpers import PASSWORD, approved_mapping, propose
-
-CHROMIUM = os.environ.get("KEWP_CHROMIUM", "/usr/bin/chromium")
+pytest_plugins = ["tests.unit.browser_fixtures"]  # live_url, browser
 WIDTH = 360
 PAGES = ["/", "/ke", "/ke/55", "/pathways", "/pathways/WP254", "/mappings", "/mappings/1", "/mappings/mine",
          "/mappings/proposals/2", "/mappings/proposals/2/edit", "/mappings/propose?ke=KE+55&wp=WP3915", "/review",
          "/suggest?text=apoptosis", "/aops", "/aops/471", "/stats", "/register", "/releases"]
-
-
-@pytest.fixture
-def live_url(app) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
-
-
-@pytest.fixture
-def browser():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    if not shutil.which(CHROMIUM):
-        pytest.skip(f"no chromium at {CHROMIUM}")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        yield browser
-        browser.close()
-
-
-def sign_in_page(page, base: str, username: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form[action$='/login'] button[type=submit], main form button[type=submit]")
-    page.wait_for_load_state()
 
 
 def overflowing(page) -> list[str]:
@@ -64,7 +27,8 @@ def test_every_page_fits_a_360_px_wide_screen_without_horizontal_scrolling(brows
     approved_mapping(conn)                       # mapping 1, proposals 1
     propose(conn, wp="WP3915", by="ada")         # proposal 2, the admin's own: edit page and review row
     propose(conn, wp="WP2879")
-    page = browser.new_page(viewport={"width": WIDTH, "height": 740})
+    page = browser.new_page()
+    page.set_viewport_size({"width": WIDTH, "height": 740})
     sign_in_page(page, live_url, "ada")
     too_wide = {}
     for path in PAGES:
