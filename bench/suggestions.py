@@ -1,4 +1,6 @@
-"""Suggestions under load: KE -> pathway top-10 over HTTP at 2 workers, by catalogue size.
+"""Suggestions under load: KE -> pathway top-10 over HTTP at 2 workers, by catalogue size;
+and in-process (ApprovedSuggester.for_ke with every signal, the live approved mappings of the
+database: the cost of one suggestion without HTTP).
 
 Closed loop: 1, 8 and 32 clients each send their next request as soon as the previous one
 is answered, so beyond 2 clients (= workers) the extra latency is queueing; requests/s is
@@ -7,8 +9,15 @@ the capacity. Sizes: the sample catalogue and synthetic ones (bench/synthetic_st
 
 from __future__ import annotations
 
+import statistics
+import time
 from pathlib import Path
 from typing import Any
+
+from app import db
+from app.services.catalog import load_catalog
+from app.services.embeddings import EmbeddingStore
+from app.services.neighbours import ApprovedSuggester
 
 from . import load, synthetic_store
 from .common import print_table
@@ -38,8 +47,37 @@ def measure_size(template: Path, work: Path, pathways: int | None, quick: bool) 
     return rows
 
 
+def in_process(template: Path, work: Path, pathways: int | None, quick: bool) -> dict[str, Any]:
+    """for_ke of random KEs in this process, the app's default weights and live approvals."""
+    database = template / "ke_wp_mapping.db"
+    embeddings = template / "embeddings" if pathways is None else \
+        synthetic_store.build(template / "embeddings", work / f"store-{pathways}", pathways)
+    conn = db.connect(database)
+    try:
+        catalog = load_catalog(conn)
+    finally:
+        conn.close()
+    suggester = ApprovedSuggester.live(EmbeddingStore.load(embeddings, verify=False), catalog, database)
+    kes = [p.split("/")[4].replace("%20", " ") for p in ke_suggestion_paths(200 if quick else 1000, seed=7)]
+    for ke in kes[:20]:
+        suggester.for_ke(ke, 10)  # warm: GO caches, the approved index
+    times = []
+    for ke in kes:
+        started = time.perf_counter()
+        suggester.for_ke(ke, 10)
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return {"catalogue": "sample" if pathways is None else f"synthetic {pathways}", "pathways": pathways or 1020,
+            "calls": len(times), "p50_ms": round(statistics.median(times), 2),
+            "p99_ms": round(times[int(0.99 * (len(times) - 1))], 2),
+            "approved_kes": len(suggester.approved_index() or ())}
+
+
 def run(template: Path, work: Path, quick: bool) -> dict[str, Any]:
     sizes = [None, 100_000] if quick else [None, 10_000, 100_000]
+    local = [in_process(template, work, size, quick) for size in sizes]
+    print_table("suggestions in-process, one thread (for_ke, k=10, every signal on; ms)", local,
+                ["catalogue", "pathways", "calls", "p50_ms", "p99_ms", "approved_kes"])
     rows = [row for size in sizes for row in measure_size(template, work, size, quick)]
     base = {r["clients"]: r for r in rows if r["catalogue"] == "sample"}
     for r in rows:
@@ -49,4 +87,4 @@ def run(template: Path, work: Path, quick: bool) -> dict[str, Any]:
     print_table("suggestions under load, 2 workers (ms, requests/s; ratios against the sample catalogue)", rows,
                 ["catalogue", "clients", "ok", "errors", "p50_ms", "p95_ms", "p99_ms", "per_second",
                  "p50_vs_sample", "rps_vs_sample"])
-    return {"workers": 2, "k": 10, "rows": rows}
+    return {"workers": 2, "k": 10, "rows": rows, "in_process": local}

@@ -31,13 +31,16 @@ from app import db
 from app.services.catalog import load_catalog
 from app.services.embeddings import EmbeddingsError, EmbeddingStore
 from app.services.evaluation import (
+    CHOSEN,
     COMPARISONS,
     SIGNALS,
     Evaluator,
+    Grid,
     Variant,
     Weights,
     ablation_variants,
     format_report,
+    free_text_variants,
     read_links,
 )
 from app.services.neighbours import ApprovedSuggester, NeighbourConfig
@@ -53,24 +56,18 @@ def tqdm_progress(items, total, desc):
     return tqdm(items, total=total, desc=desc, file=sys.stderr, disable=None, leave=False)
 
 
-MAIN = SuggestConfig()
-BEFORE = "fixed: SuggestConfig() defaults, no approved signal"
-FITTED = "SuggestConfig() defaults + approved fitted"
+BEFORE = "fixed: issue 15 part 1 (gene 0.2, go 0.05, approved 1, n 3, p 3)"
+APP = "fixed: app defaults (SuggestConfig + NeighbourConfig; chosen on all links)"
 
 
-def at_gene_defaults(w: Weights) -> bool:
-    return w.gene == MAIN.gene_weight and w.go == MAIN.go_weight
-
-
-def app_variants() -> list[Variant]:
-    """The app's weights as they are (not fitted), and the approved signal fitted beside them."""
-    app = NeighbourConfig()
-    before = Weights(True, MAIN.gene_weight, MAIN.go_weight, 0.0, 1, 1.0)
-    after = Weights(True, MAIN.gene_weight, MAIN.go_weight, app.weight, app.top_n, app.power)
-    return [Variant(BEFORE, frozenset(), before),
-            Variant("fixed: app defaults (SuggestConfig + NeighbourConfig; chosen on all links)",
-                    frozenset(SIGNALS), after),
-            Variant(FITTED, frozenset(SIGNALS), where=at_gene_defaults)]
+def app_variants(free_text: bool = False) -> list[Variant]:
+    """The weights the app had before this round and has now (not fitted), and the CV choice."""
+    app, neighbour = SuggestConfig(), NeighbourConfig()
+    before = Weights(not free_text, 0.2, 0.05, 0.0 if free_text else 1.0, 3, 3.0)  # for_text had no approvals
+    after = Weights(not free_text and app.neighbour_weight > 0, app.gene_weight, app.go_weight, neighbour.weight,
+                    neighbour.top_n, neighbour.power, app.gene_hit_weight, neighbour.prior_weight)
+    chosen = [] if free_text else [Variant(CHOSEN, frozenset(SIGNALS), any_subset=True)]
+    return [Variant(BEFORE, frozenset(SIGNALS), before), Variant(APP, frozenset(SIGNALS), after), *chosen]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--choice-draws", type=int, default=200,
                         help="bootstrap draws for the interval of the chosen weights (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--free-text", action="store_true",
+                        help="type each KE's title as free text (for_text's path; loads the model)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if not args.database or not Path(args.database).is_file():
@@ -110,12 +109,23 @@ def main(argv: list[str] | None = None) -> int:
     print(f"links: {', '.join(str(p) for p in link_files)}; store: {store_dir} (model {store.model.get('name')}, "
           f"recipe {store.recipe}, {len(store.get('pathways'))} pathways)")
     started = time.monotonic()
-    evaluator = Evaluator(ApprovedSuggester(store, catalog), links, folds=args.folds, seed=args.seed,
-                          progress=tqdm_progress)
-    variants = [*app_variants(), *ablation_variants()]
-    choose = [v for v in variants if v.name in (FITTED, "all signals")]
+    encoder = None
+    if args.free_text:
+        from app.config import default_model_path
+        from app.services.encoder import Encoder
+
+        encoder = Encoder.load(os.environ.get("KEWP_MODEL_PATH") or default_model_path())
+    evaluator = Evaluator(ApprovedSuggester(store, catalog, encoder=encoder), links, folds=args.folds,
+                          seed=args.seed, progress=tqdm_progress, free_text=args.free_text,
+                          grid=Grid(adjacent=(0.0,), same_aop=(0.0,)) if args.free_text else None)  # no KE: no AOP
+    if args.free_text:
+        variants = [*app_variants(free_text=True), *free_text_variants()]
+        comparisons = [(CHOSEN, "text only"), (APP, "text only"), (APP, BEFORE)]
+    else:
+        variants = [*app_variants(), *ablation_variants()]
+        comparisons = [(CHOSEN, BEFORE), (APP, BEFORE), *COMPARISONS]
+    choose = [v for v in variants if v.name == CHOSEN]
     report = evaluator.run(variants, draws=args.choice_draws, choose=choose)
-    comparisons = [(FITTED, BEFORE), *COMPARISONS]
     print(format_report(report, draws=args.bootstrap, seed=args.seed, comparisons=comparisons))
     print(f"\n({time.monotonic() - started:.1f}s)")
     return 0 if report.mismatched == 0 else 2

@@ -29,10 +29,14 @@ from .suggestions import SuggestConfig, Suggester
 
 KS = (1, 5, 10, 50)
 METRICS = (*(f"R@{k}" for k in KS), "MRR")
-SIGNALS = ("context", "genes", "go", "approved")
+SIGNALS = ("context", "genes", "hit", "go", "approved", "prior", "adjacent", "same_aop")
 SIGNAL_NAMES = {"context": "AOP context (KE vector blended with its up/downstream KEs)",
                 "genes": "genes named in the KE (title, components, description)",
-                "go": "GO process enrichment", "approved": "approved pathways of similar KEs"}
+                "hit": "flat bonus for containing the KE's named genes",
+                "go": "GO process enrichment", "approved": "approved pathways of similar KEs",
+                "prior": "hub prior (> 0) or penalty (< 0) by how many KEs have the pathway approved",
+                "adjacent": "approvals of the KEs directly up/downstream",
+                "same_aop": "approvals of the KEs in its AOPs"}
 CONTEXT_WEIGHT = SuggestConfig().neighbour_weight  # the AOP-context blend, on or off
 
 
@@ -99,39 +103,59 @@ class Weights:
     approved: float
     top_n: int
     power: float
+    hit: float = 0.0
+    prior: float = 0.0
+    adjacent: float = 0.0
+    same_aop: float = 0.0
 
     def signals(self) -> set[str]:
         on = {"context"} if self.context else set()
-        return on | {s for s, w in (("genes", self.gene), ("go", self.go), ("approved", self.approved)) if w}
+        return on | {s for s, w in (("genes", self.gene), ("hit", self.hit), ("go", self.go),
+                                    ("approved", self.approved), ("prior", self.prior),
+                                    ("adjacent", self.adjacent), ("same_aop", self.same_aop)) if w}
 
     def configs(self) -> tuple[SuggestConfig, NeighbourConfig]:
-        return (SuggestConfig(gene_weight=self.gene, go_weight=self.go,
+        return (SuggestConfig(gene_weight=self.gene, go_weight=self.go, gene_hit_weight=self.hit,
                               neighbour_weight=CONTEXT_WEIGHT if self.context else 0.0),
-                NeighbourConfig(weight=self.approved, top_n=self.top_n, power=self.power))
+                NeighbourConfig(weight=self.approved, top_n=self.top_n, power=self.power, prior_weight=self.prior,
+                                adjacent_weight=self.adjacent, same_aop_weight=self.same_aop))
 
     def short(self) -> str:
         parts = [f"gene {self.gene:g}", f"go {self.go:g}"]
+        if self.hit:
+            parts.append(f"hit {self.hit:g}")
         if self.approved:
             parts.append(f"approved {self.approved:g} (n {self.top_n}, p {self.power:g})")
+        if self.prior:
+            parts.append(f"prior {self.prior:g}")
+        if self.adjacent or self.same_aop:
+            parts.append(f"adjacent {self.adjacent:g}, same AOP {self.same_aop:g}")
         return ", ".join(parts)
 
 
 @dataclass(frozen=True)
 class Grid:
-    gene: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.5)
-    go: tuple[float, ...] = (0.0, 0.025, 0.05, 0.1, 0.2)
-    approved: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5)
-    top_n: tuple[int, ...] = (3, 5, 10, 20)
-    power: tuple[float, ...] = (1.0, 2.0, 3.0)
+    # Around the values chosen before (part 1: gene 0.2-0.3, go 0.05-0.2, approved 0.5-1 with
+    # top_n 3 and power 3 on all links), so the grid (432 weights) is quick to search on 2 busy cores.
+    gene: tuple[float, ...] = (0.0, 0.2)
+    go: tuple[float, ...] = (0.0, 0.05, 0.2)
+    approved: tuple[float, ...] = (0.0, 0.5, 1.0)
+    top_n: tuple[int, ...] = (3,)
+    power: tuple[float, ...] = (3.0,)
+    hit: tuple[float, ...] = (0.0, 0.15)
+    prior: tuple[float, ...] = (0.0, 0.03)
+    adjacent: tuple[float, ...] = (0.0, 0.2, 0.4)
+    same_aop: tuple[float, ...] = (0.0, 0.15)
 
     def shapes(self) -> list[tuple[int, float]]:
         return list(itertools.product(self.top_n, self.power))
 
     def weights(self, context: bool) -> list[Weights]:
         out = []
-        for gene, go, approved in itertools.product(self.gene, self.go, self.approved):
+        for gene, hit, go, approved, prior, adjacent, same in itertools.product(
+                self.gene, self.hit, self.go, self.approved, self.prior, self.adjacent, self.same_aop):
             shapes = self.shapes() if approved else self.shapes()[:1]
-            out += [Weights(context, gene, go, approved, n, p) for n, p in shapes]
+            out += [Weights(context, gene, go, approved, n, p, hit, prior, adjacent, same) for n, p in shapes]
         return out
 
 
@@ -141,9 +165,11 @@ class Variant:
     signals: frozenset[str]           # the signals that are on (their weight is chosen > 0)
     fixed: Weights | None = None      # not fitted: these weights on every fold
     where: Callable[[Weights], bool] | None = None  # a further restriction of the grid
+    any_subset: bool = False          # the folds choose which signals are on, too
 
     def allows(self, w: Weights) -> bool:
-        return w.signals() == self.signals and (self.where is None or self.where(w))
+        on = w.signals() <= self.signals if self.any_subset else w.signals() == self.signals
+        return on and (self.where is None or self.where(w))
 
 
 def ablation_variants() -> list[Variant]:
@@ -153,6 +179,18 @@ def ablation_variants() -> list[Variant]:
     rows += [Variant("all signals", everything)]
     rows += [Variant(f"all - {s}", everything - {s}) for s in SIGNALS]
     return rows
+
+
+def free_text_variants() -> list[Variant]:
+    """Free text has no KE: no AOP context, and the similar KEs are those most like the text."""
+    signals = frozenset(SIGNALS) - {"context", "adjacent", "same_aop"}
+    return [Variant("text only", frozenset()),
+            Variant("text + genes + hit (genes named in the text)", frozenset({"genes", "hit"}), any_subset=True),
+            Variant("text + approved (KEs most like the text)", frozenset({"approved"})),
+            Variant(CHOSEN, signals, any_subset=True)]
+
+
+CHOSEN = "chosen by CV (any subset of the signals)"
 
 
 # --- the evaluation ---------------------------------------------------------------------------
@@ -192,7 +230,14 @@ class Evaluator:
     then ranks the held-out links through ApprovedSuggester (the app's path) with the chosen ones."""
 
     def __init__(self, suggester: ApprovedSuggester, links: Sequence[ApprovedLink], *, folds: int = 5,
-                 seed: int = 0, grid: Grid | None = None, progress: Progress | None = None) -> None:
+                 seed: int = 0, grid: Grid | None = None, progress: Progress | None = None,
+                 free_text: bool = False) -> None:
+        # free_text: each KE's title is typed as text (for_text's path: no stored vector, no AOP context)
+        self.free_text = free_text
+        if free_text:
+            if suggester.encoder is None:
+                raise ValueError("the free-text evaluation needs the model (the suggester has no encoder)")
+            suggester = _with_encoder(suggester, MemoEncoder(suggester.encoder))
         self.suggester = suggester
         self.grid = grid or Grid()
         self.progress = progress or _no_progress
@@ -209,7 +254,8 @@ class Evaluator:
         self.kes = sorted(self.by_ke)
         self.folds = grouped_folds(self.kes, folds, seed)
         self.fold_of = {ke: f for f, group in enumerate(self.folds) for ke in group}
-        self.weights = {ctx: self.grid.weights(ctx) for ctx in (True, False)}
+        self.contexts = (False,) if free_text else (True, False)
+        self.weights = {ctx: self.grid.weights(ctx) for ctx in self.contexts}
 
     # pools: fold f -> the links of the other folds; None -> all links (leave one KE out)
     def pool(self, fold: int | None) -> ApprovedIndex:
@@ -217,35 +263,54 @@ class Evaluator:
 
     def _suggester(self, weights: Weights, index: ApprovedIndex) -> ApprovedSuggester:
         config, neighbour = weights.configs()
-        s = self.suggester
-        clone = ApprovedSuggester.__new__(ApprovedSuggester)
-        clone.__dict__.update(s.__dict__)  # shares the gene index and caches; only the weights differ
+        clone = _with_encoder(self.suggester, self.suggester.encoder)
         clone.config, clone.neighbour_config, clone.approved = config, neighbour, index
         return clone
+
+    def total(self, suggester: ApprovedSuggester, ke: str) -> np.ndarray:
+        """The scores the app ranks by: for_ke's, or for_text's of the KE's title."""
+        if self.free_text:
+            return suggester.scores_for_text(self.suggester.catalog.key_events[ke].title, exclude=ke)[0].total
+        return suggester.scores_for_ke(ke).total
 
     def _rank_matrix(self, pools: list[int | None]) -> dict[tuple[int | None, bool], np.ndarray]:
         """ranks[pool, context][link, weight index] for every link under every grid weight."""
         out = {(p, ctx): np.zeros((len(self.links), len(self.weights[ctx])), dtype=np.int64)
-               for p in pools for ctx in (True, False)}
+               for p in pools for ctx in self.contexts}
         indexes = {p: self.pool(p) for p in pools}
         shapes = self.grid.shapes()
         for ke in self.progress(self.kes, len(self.kes), "ranking links under the weight grid"):
             cols = np.array([self.column[self.links[i].wp_id] for i in self.by_ke[ke]])
-            vector = self.suggester.ke.vector(ke)
+            if self.free_text:
+                query, genes = self.suggester.text_query(self.suggester.catalog.key_events[ke].title)
+                vector = query
+            else:
+                vector = self.suggester.ke.vector(ke)
             signals = {(p, n, power): index.scores(vector, ke, NeighbourConfig(1.0, n, power)).values
                        for p, index in indexes.items() for n, power in shapes}
-            for ctx in (True, False):
-                unweighted = self._suggester(Weights(ctx, 1.0, 1.0, 0.0, 1, 1.0), indexes[None])
-                scores = Suggester.scores_for_ke(unweighted, ke)  # text, gene and GO values, unweighted
+            priors = {p: index.prior(ke) for p, index in indexes.items()}
+            adjacent_kes, same_kes = self.suggester.aop_kes(None if self.free_text else ke)
+            near = {p: (index.near(adjacent_kes, ke).values, index.near(same_kes, ke).values)
+                    for p, index in indexes.items()}
+            for ctx in self.contexts:
+                unweighted = self._suggester(Weights(ctx, 1.0, 1.0, 0.0, 1, 1.0, 1.0), indexes[None])
+                # text, gene, hit and GO values, unweighted
+                scores = unweighted._score(query, genes) if self.free_text else Suggester.scores_for_ke(unweighted, ke)
                 ws = self.weights[ctx]
                 gene = np.array([w.gene for w in ws])[:, None]
+                hit = np.array([w.hit for w in ws])[:, None]
                 go = np.array([w.go for w in ws])[:, None]
                 aw = np.array([w.approved for w in ws])[:, None]
+                pw = np.array([w.prior for w in ws])[:, None]
+                adj = np.array([w.adjacent for w in ws])[:, None]
+                same = np.array([w.same_aop for w in ws])[:, None]
                 shape_of = [shapes.index((w.top_n, w.power)) for w in ws]
+                base = (scores.text[None, :] + gene * scores.gene[None, :] + go * scores.go[None, :]
+                        + hit * scores.hit[None, :])
                 for p in pools:
                     stack = np.stack([signals[p, n, power] for n, power in shapes])[shape_of]
-                    total = combine(scores.text[None, :] + gene * scores.gene[None, :] + go * scores.go[None, :],
-                                    aw, stack)
+                    total = combine(base, (aw, stack), (pw, priors[p][None, :]), (adj, near[p][0][None, :]),
+                                    (same, near[p][1][None, :]))
                     ranks = 1 + (total[:, None, :] > total[:, cols][:, :, None]).sum(axis=2)  # (weights, links)
                     out[p, ctx][self.by_ke[ke], :] = ranks.T
         return out
@@ -253,7 +318,7 @@ class Evaluator:
     def _choose(self, ranks: dict[tuple[int | None, bool], np.ndarray], pool: int | None, variant: Variant,
                 rows: np.ndarray, weights_per_link: np.ndarray | None = None) -> Weights:
         best: tuple[float, Weights] | None = None
-        for ctx in (True, False):
+        for ctx in self.contexts:
             allowed = [i for i, w in enumerate(self.weights[ctx]) if variant.allows(w)]
             if not allowed:
                 continue
@@ -281,7 +346,7 @@ class Evaluator:
                 row.chosen.append(chosen)
                 clone = self._suggester(chosen, self.pool(f))
                 for ke in self.folds[f]:
-                    total = clone.scores_for_ke(ke).total
+                    total = self.total(clone, ke)
                     got = [rank_of(total, self.column[self.links[i].wp_id]) for i in self.by_ke[ke]]
                     row.ranks[ke] = got
                     if variant.fixed is None:
@@ -309,6 +374,32 @@ class Evaluator:
         return chosen, resampled
 
 
+class MemoEncoder:
+    """The suggester's encoder, remembering each text's vector: the free-text evaluation ranks every
+    title under many weights, and the vector does not depend on them."""
+
+    def __init__(self, encoder: Any) -> None:
+        self.encoder = encoder
+        self.info = encoder.info
+        self.dimension = encoder.dimension
+        self._memo: dict[str, np.ndarray] = {}
+
+    def encode_one(self, text: str) -> np.ndarray:
+        if text not in self._memo:
+            self._memo[text] = self.encoder.encode_one(text)
+        return self._memo[text]
+
+    def encode(self, texts: list[str], **kwargs: Any) -> np.ndarray:
+        return self.encoder.encode(texts, **kwargs)
+
+
+def _with_encoder(suggester: ApprovedSuggester, encoder: Any) -> ApprovedSuggester:
+    clone = ApprovedSuggester.__new__(ApprovedSuggester)
+    clone.__dict__.update(suggester.__dict__)  # shares the gene index and caches; only the weights differ
+    clone.encoder = encoder
+    return clone
+
+
 # --- the printed table ------------------------------------------------------------------------
 
 def _interval(values: Sequence[float]) -> str:
@@ -316,7 +407,8 @@ def _interval(values: Sequence[float]) -> str:
     return f"[{low:g}, {high:g}]"
 
 
-COMPARISONS = (("all signals", "all - approved"), ("text + approved", "text only (title + description)"))
+COMPARISONS = (*(("all signals", f"all - {s}") for s in SIGNALS),
+               ("text + approved", "text only (title + description)"))
 
 
 def format_report(report: Report, draws: int = 2000, seed: int = 0,

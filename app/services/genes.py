@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 ALIAS_FILE = "gene_alias.tsv.gz"
+NAME_FILE = "gene_names.tsv.gz"
 GO_ANNOTATION_FILE = "gene_go_bp.tsv.gz"
 GO_TERMS_FILE = "go_terms.jsonl.gz"
 
@@ -67,14 +68,19 @@ class GeneMatcher:
     (Ca2+), never genes.
     """
 
-    def __init__(self, aliases: Mapping[str, list[str]]) -> None:
+    def __init__(self, aliases: Mapping[str, list[str]], names: Mapping[str, list[str]] | None = None) -> None:
         self.aliases = aliases
+        self.names = names or {}
+        self._name_words = max((name.count(" ") + 1 for name in self.names), default=0)
 
     def find(self, text: str | None) -> dict[str, float]:
         """{symbol: weight} for each gene named in the text (weight <1 for ambiguous names)."""
         found: dict[str, float] = {}
         if not text:
             return found
+        for symbols in self._full_names(text):
+            for symbol in symbols:
+                found[symbol] = max(found.get(symbol, 0.0), 1.0 / len(symbols))
         for match in _TOKEN.finditer(text):
             token = match.group(1)
             end = match.end(1)
@@ -89,6 +95,49 @@ class GeneMatcher:
             for symbol in symbols:
                 found[symbol] = max(found.get(symbol, 0.0), 1.0 / len(symbols))
         return found
+
+    def _full_names(self, text: str) -> list[list[str]]:
+        """Genes written out by their full name ("acetylcholinesterase", "thyroid peroxidase"):
+        the longest run of words that is a name wins, so "angiotensin I converting enzyme 2" is ACE2."""
+        if not self.names:
+            return []
+        words = _WORD.findall(text.lower())
+        out = []
+        i = 0
+        while i < len(words):
+            for n in range(min(self._name_words, len(words) - i), 0, -1):
+                symbols = self.names.get(" ".join(words[i:i + n]))
+                if symbols:
+                    out.append(symbols)
+                    i += n
+                    break
+            else:
+                i += 1
+        return out
+
+
+_WORD = re.compile(r"[a-z0-9][a-z0-9-]*")
+_NAME_SUFFIX = re.compile(r"\s*\([^)]*\)\s*$")  # "acetylcholinesterase (Cartwright blood group)"
+MIN_NAME_LENGTH = 8  # shorter full names ("actin", "tau") are ordinary words in KE text
+
+
+def build_name_map(name_rows: Iterable[tuple[str, str]], universe: set[str]) -> dict[str, list[str]]:
+    """lower-case full gene name -> symbols, for (symbol, name) rows whose symbol is in `universe`;
+    the parenthesised qualifier is dropped; a name of more than MAX_GENES_PER_ALIAS genes is not kept."""
+    by_name: dict[str, set[str]] = defaultdict(set)
+    for symbol, name in name_rows:
+        if symbol not in universe:
+            continue
+        key = " ".join(_WORD.findall(_NAME_SUFFIX.sub("", name).lower()))
+        if len(key) >= MIN_NAME_LENGTH and key.upper() not in NOT_GENES:
+            by_name[key].add(symbol)
+    return {key: sorted(symbols) for key, symbols in by_name.items() if len(symbols) <= MAX_GENES_PER_ALIAS}
+
+
+def read_name_rows(path: Path) -> list[tuple[str, str]]:
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        return [(row["symbol"], row["name"]) for row in csv.DictReader(handle, delimiter="\t")
+                if row.get("symbol") and row.get("name")]
 
 
 def build_alias_map(alias_rows: Iterable[tuple[str, str]], universe: set[str]) -> dict[str, list[str]]:

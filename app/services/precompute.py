@@ -25,10 +25,13 @@ from .genes import (
     ALIAS_FILE,
     GO_ANNOTATION_FILE,
     GO_TERMS_FILE,
+    NAME_FILE,
     GeneMatcher,
     build_alias_map,
+    build_name_map,
     read_alias_rows,
     read_go,
+    read_name_rows,
 )
 from .ids import id_number
 from .text_recipes import DEFAULT_RECIPE, RECIPES, clean_text, count_texts, encode_items
@@ -66,7 +69,13 @@ def gene_evidence(catalog: Catalog, reference_dir: Path | None) -> dict[str, Any
     else:
         log.warning("no %s in %s: genes are matched by official symbol only", ALIAS_FILE, reference_dir)
         aliases = build_alias_map(((g, g) for g in universe), universe)
-    matcher = GeneMatcher(aliases)
+    name_path = reference_dir / NAME_FILE if reference_dir else None
+    if name_path is not None and name_path.is_file():
+        names = build_name_map(read_name_rows(name_path), universe)
+    else:
+        log.warning("no %s in %s: genes written out by their full name are not found", NAME_FILE, reference_dir)
+        names = {}
+    matcher = GeneMatcher(aliases, names)
     ke_genes: dict[str, dict[str, dict[str, float]]] = {}
     for ke in catalog.key_events.values():
         named = matcher.find(ke.title)
@@ -102,7 +111,7 @@ def gene_evidence(catalog: Catalog, reference_dir: Path | None) -> dict[str, Any
     else:
         log.warning("no GO files (%s, %s) in %s: GO processes are not used", GO_TERMS_FILE,
                     GO_ANNOTATION_FILE, reference_dir)
-    return {"aliases": aliases, "ke_genes": ke_genes, "ke_go": ke_go, "go_terms": go_terms,
+    return {"aliases": aliases, "names": names, "ke_genes": ke_genes, "ke_go": ke_go, "go_terms": go_terms,
             "universe_size": len(universe)}
 
 

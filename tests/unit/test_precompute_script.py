@@ -68,7 +68,7 @@ def test_evaluation_reports_recall_and_mrr_per_variant_with_intervals(small_db: 
     assert "| text only (title + description)" in out and "| all signals" in out and "| all - approved" in out
     assert "differing from the weight search: 0" in out
     rows = [line for line in out.splitlines() if line.startswith("| ") and "variant" not in line]
-    assert len(rows) == 13
+    assert len(rows) == 21  # 3 app rows, text only, text + and all - each of 8 signals, all
     for row in rows:
         cells = [c.strip() for c in row.strip("|").split("|")]
         values = [float(c.split()[0]) for c in cells[1:6]]

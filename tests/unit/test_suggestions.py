@@ -76,7 +76,7 @@ def test_k_larger_than_the_catalogue_returns_every_pathway_once(store, catalog) 
 
 def test_gene_named_in_the_ke_lifts_its_pathway_and_says_so(store, catalog) -> None:
     with_genes = suggester(store, catalog)
-    without = suggester(store, catalog, gene_weight=0.0)
+    without = suggester(store, catalog, gene_weight=0.0, gene_hit_weight=0.0)
     assert rank(with_genes, "KE 479", "WP2879") < rank(without, "KE 479", "WP2879")
     top = {r.wp_id: r for r in with_genes.for_ke("KE 479", k=5)}  # Activation, NR1H4 -> Farnesoid X receptor
     assert "WP2879" in top
