@@ -53,6 +53,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .blueprints import stats as stats_pages
     app.register_blueprint(aop_pages.bp)
     app.register_blueprint(stats_pages.bp)
+    from .blueprints import review_flags  # issue 17: clearing "needs re-review" flags
+    app.register_blueprint(review_flags.bp)
 
     from .services import timefmt
     app.add_template_filter(timefmt.ago, "ago")

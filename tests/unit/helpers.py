@@ -7,7 +7,10 @@ imports from another.
 from __future__ import annotations
 
 import re
+import socket
 import sqlite3
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -159,3 +162,18 @@ def validator_for(spec: dict[str, Any], schema: str) -> Any:
     registry = Registry().with_resource(uri, Resource.from_contents(spec, default_specification=DRAFT202012))
     return Draft202012Validator({"$ref": f"{uri}#/components/schemas/{schema}"}, registry=registry,
                                 format_checker=FormatChecker())
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http_get(url: str, timeout: float = 30) -> tuple[int, bytes]:
+    """(status, body) of a GET to a real server; an HTTP error status is returned, not raised."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
