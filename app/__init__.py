@@ -55,6 +55,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(stats_pages.bp)
     from .blueprints import oidc as oidc_sign_in
     app.register_blueprint(oidc_sign_in.bp)
+    from .blueprints import review_flags  # issue 17: clearing "needs re-review" flags
+    app.register_blueprint(review_flags.bp)
 
     from .services import timefmt
     app.add_template_filter(timefmt.ago, "ago")

@@ -250,5 +250,7 @@ def list_releases() -> None:
 
 
 def init_app(app: Flask) -> None:
+    from . import catalog_refresh_cli
+    catalog_refresh_cli.register(catalog_cli)  # `flask catalog refresh` (its own module)
     for group in (catalog_cli, users_cli, invites_cli, db_cli, releases_cli):
         app.cli.add_command(group)

@@ -100,6 +100,8 @@ def load_settings(environ: dict[str, str] | None = None) -> dict[str, Any]:
         # Below this much free space on the data directory /readyz says "not writable".
         "MIN_FREE_BYTES": _int(env, "KEWP_MIN_FREE_MB", 64, 0, 1024 * 1024) * 1024 * 1024,
         "TRUSTED_PROXIES": _int(env, "KEWP_TRUSTED_PROXIES", 0, 0, 5),
+        # How often each worker looks for a refreshed embeddings store (0: before every request).
+        "CATALOG_CHECK_SECONDS": _int(env, "KEWP_CATALOG_CHECK_SECONDS", 5, 0, 3600),
         "VERSION": env.get("KEWP_VERSION", "dev"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

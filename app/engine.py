@@ -8,12 +8,17 @@ their first encode. Missing or bad embeddings never stop the app: it starts, and
 
 Views use ``get_engine()`` and then ``status()``, ``suggest_for_ke(ke_id, k)``,
 ``suggest_for_text(text, k)`` and ``score_for_pair(ke_id, wp_id)``.
-``flask --app app embeddings build`` (re)builds the store from the database (then restart
-the app to load it).
+
+Hot swap: before a request each worker reads the store's small manifest at most every
+KEWP_CATALOG_CHECK_SECONDS; when its checksum differs from the loaded one (a `flask catalog
+refresh` or `embeddings build` renamed a new store in) the worker loads and checks the new
+store and the catalogue, then swaps them in. A store that fails to load is refused once and
+the old one keeps serving; nothing restarts and no request fails.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import time
@@ -50,6 +55,13 @@ class Engine:
         self.suggester: Suggester | None = None
         self.model_status = "disabled"
         self.embeddings_status = "missing: not loaded"
+        self.directory: Path | None = None
+        self.database: str | None = None
+        self.model_path: str | None = None
+        self.check_seconds = 5.0
+        self._next_check = 0.0
+        self._refused: str | None = None  # the manifest checksum of a store that failed to load
+        self.reload_status = ""
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Engine:
@@ -61,6 +73,7 @@ class Engine:
             except ModelError as exc:
                 engine.model_status = f"error: {exc}"
                 log.error("model not loaded: %s", exc)
+        engine.check_seconds = float(config.get("CATALOG_CHECK_SECONDS", 5))
         engine.load_embeddings(Path(config["EMBEDDINGS_DIR"]), config.get("DATABASE"), config.get("MODEL_PATH"))
         return engine
 
@@ -72,20 +85,25 @@ class Engine:
             return None  # not installed here: KE suggestions need no model
         return model_name(folder), fingerprint(folder)
 
+    def _load(self, directory: Path, database: str | None, model_path: str | None) -> tuple[EmbeddingStore, Suggester]:
+        """The checked store and a suggester on it and the current catalogue; raises on any problem."""
+        store = EmbeddingStore.load(directory, expect_model=self.encoder.info if self.encoder else None)
+        if self.encoder is None and self.model_status == "disabled":
+            configured = self._configured_fingerprint(model_path)
+            if configured is not None and configured[1] != store.model.get("fingerprint"):
+                raise EmbeddingsError(
+                    f"{directory}: the store was built with model {store.model.get('name')!r} but "
+                    f"KEWP_MODEL_PATH={model_path} holds another model ({configured[0]}); rebuild it with "
+                    f"`{BUILD_COMMAND}`, or point KEWP_MODEL_PATH at the model it was built with")
+        catalog = load_catalog_from(database)
+        return store, ApprovedSuggester.live(store, catalog, database, encoder=self.encoder)
+
     def load_embeddings(self, directory: Path, database: str | None, model_path: str | None = None) -> None:
         """Load and check the store and the catalogue; on failure record why (never raise)."""
         started = time.monotonic()
+        self.directory, self.database, self.model_path = directory, database, model_path
         try:
-            store = EmbeddingStore.load(directory, expect_model=self.encoder.info if self.encoder else None)
-            if self.encoder is None and self.model_status == "disabled":
-                configured = self._configured_fingerprint(model_path)
-                if configured is not None and configured[1] != store.model.get("fingerprint"):
-                    raise EmbeddingsError(
-                        f"{directory}: the store was built with model {store.model.get('name')!r} but "
-                        f"KEWP_MODEL_PATH={model_path} holds another model ({configured[0]}); rebuild it with "
-                        f"`{BUILD_COMMAND}`, or point KEWP_MODEL_PATH at the model it was built with")
-            catalog = load_catalog_from(database)
-            suggester = ApprovedSuggester.live(store, catalog, database, encoder=self.encoder)
+            store, suggester = self._load(directory, database, model_path)
         except EmbeddingsMissing as exc:
             self.embeddings_status = f"missing: {exc}"
             log.warning("suggestions unavailable: %s", exc)
@@ -103,12 +121,50 @@ class Engine:
                                   f"{store.model.get('name')}, {store.recipe})")
         log.info("embeddings %s from %s in %.2fs", self.embeddings_status, directory, time.monotonic() - started)
 
+    def catalog_version(self) -> str | None:
+        """The catalogue version the loaded store was refreshed to (None: built, never refreshed)."""
+        return (self.store.manifest.get("info") or {}).get("catalog_version") if self.store else None
+
+    def maybe_reload(self) -> bool:
+        """Swap in a newer store if one was renamed in (cheap: one small file read every
+        check_seconds); True when it did. Never raises: a bad store is logged and refused."""
+        now = time.monotonic()
+        if self.directory is None or now < self._next_check:
+            return False
+        self._next_check = now + self.check_seconds
+        try:
+            checksum = json.loads((self.directory / "manifest.json").read_text(encoding="utf-8")).get("checksum")
+        except (OSError, ValueError, AttributeError):
+            return False  # mid-rename or no store: look again at the next check
+        loaded = self.store.manifest.get("checksum") if self.store else None
+        if not checksum or checksum in (loaded, self._refused):
+            return False
+        started = time.monotonic()
+        try:
+            store, suggester = self._load(self.directory, self.database, self.model_path)
+        except (EmbeddingsError, sqlite3.Error) as exc:
+            self._refused = checksum
+            self.reload_status = f"newer store refused, the previous one keeps serving: {exc}"
+            log.error("catalogue not reloaded: %s", self.reload_status)
+            return False
+        self.store, self.suggester, self._refused, self.reload_status = store, suggester, None, ""
+        self.embeddings_status = (f"loaded ({len(store.get(KE_SET))} KEs, {len(store.get(WP_SET))} pathways; "
+                                  f"{store.model.get('name')}, {store.recipe})")
+        log.info("catalogue reloaded without a restart (version %s): %s in %.2fs", self.catalog_version(),
+                 self.embeddings_status, time.monotonic() - started)
+        return True
+
     # --- what the views call --------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
         model_ok = self.model_status in ("loaded", "disabled")
-        return {"model": self.model_status, "embeddings": self.embeddings_status,
-                "ready": model_ok and self.suggester is not None}
+        status = {"model": self.model_status, "embeddings": self.embeddings_status,
+                  "ready": model_ok and self.suggester is not None}
+        if self.catalog_version():  # set once a refresh has run
+            status["catalog_version"] = self.catalog_version()
+        if self.reload_status:
+            status["reload"] = self.reload_status
+        return status
 
     def _require(self) -> Suggester:
         if self.suggester is None:
@@ -149,7 +205,11 @@ def load_catalog_from(database: str | None) -> Catalog:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions[EXTENSION] = Engine.from_config(app.config)
+    engine = app.extensions[EXTENSION] = Engine.from_config(app.config)
+
+    def swap_in_a_refreshed_catalog() -> None:  # a before_request hook must return None
+        engine.maybe_reload()
+    app.before_request(swap_in_a_refreshed_catalog)
     app.cli.add_command(embeddings_cli)
 
 

@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import backup_load, coldstart, curation, memory, plots, suggestions
+from . import backup_load, catalog_refresh, coldstart, curation, memory, plots, suggestions
 from .common import Run, load_average, machine, timed
 from .server import seed_database
 
@@ -24,6 +24,7 @@ BENCHMARKS = {
     "suggestions": suggestions.run,
     "curation": curation.run,
     "backup": backup_load.run,
+    "catalog_refresh": catalog_refresh.run,
 }
 
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kewp_host import docker, paths, readiness, systemd
+from kewp_host import catalog, docker, paths, readiness, systemd
 from kewp_host.backup import alert
 from kewp_host.backup.common import Failure
 from kewp_host.commands import run_tolerant as run
@@ -397,6 +397,7 @@ def cmd_status(cfg: dict[str, str], _args: argparse.Namespace) -> int:
     health_part(cfg, rep)
     workers_part(cfg, rep, configured, (info.get("State") or {}).get("Status") == "running")
     database_part(cfg, rep)
+    catalog.catalog_part(cfg, rep)
     backups_part(cfg, rep)
     disk_part(cfg, rep)
     units_part(cfg, rep)

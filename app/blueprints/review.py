@@ -12,7 +12,7 @@ import logging
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from ..db import get_db
-from ..services import confidence, ids, review_notices
+from ..services import confidence, ids, mapping_flags, review_notices
 from ..services import mappings as svc
 from .auth import admin_required
 from .filters import confidence_filter, curator_filter, id_filters
@@ -40,7 +40,8 @@ def _render_queue(*, problem: str | None = None, problem_id: int | None = None,
     return render_template("review/queue.html", result=result, counts=counts, questions=confidence.QUESTIONS,
                            problem=problem, problem_id=problem_id, comment=comment, refusals=refusals or [],
                            ticked=ticked or [], listing=shown, ages=svc.AGE_LABELS,
-                           levels=[*confidence.LEVELS_BEST_FIRST, "none"]), status
+                           levels=[*confidence.LEVELS_BEST_FIRST, "none"],
+                           flags=mapping_flags.open_flags(conn)), status
 
 
 @bp.get("/review")

@@ -99,25 +99,40 @@ def _json(value: str | None, default: Any) -> Any:
         return default
 
 
-def load_catalog(conn: sqlite3.Connection) -> Catalog:
-    """Key Events, pathways and KE relationships as the suggester needs them."""
-    key_events: dict[str, KeyEvent] = {}
-    for row in conn.execute("SELECT ke_id, title, description, bio_level, extra FROM key_events"):
-        extra = _json(row["extra"], {})
-        aops = extra.get("aops") if isinstance(extra, dict) else None
-        components = extra.get("event_components") if isinstance(extra, dict) else None
-        key_events[row["ke_id"]] = KeyEvent(
-            ke_id=row["ke_id"], title=row["title"], description=row["description"] or "",
-            bio_level=row["bio_level"] or "",
-            aop_titles=[a["aop_title"] for a in aops or [] if isinstance(a, dict) and a.get("aop_title")],
-            event_components=[c for c in components or [] if isinstance(c, dict)])
-    pathways: dict[str, Pathway] = {}
-    for row in conn.execute("SELECT wp_id, title, description, genes FROM pathways"):
-        genes = _json(row["genes"], [])
-        pathways[row["wp_id"]] = Pathway(row["wp_id"], row["title"], row["description"] or "",
-                                         [g for g in genes if isinstance(g, str)])
+def key_event_from_row(row: Any) -> KeyEvent:
+    """A KeyEvent from a key_events row (or the same columns as a dict: a release not yet imported)."""
+    extra = _json(row["extra"], {})
+    aops = extra.get("aops") if isinstance(extra, dict) else None
+    components = extra.get("event_components") if isinstance(extra, dict) else None
+    return KeyEvent(
+        ke_id=row["ke_id"], title=row["title"], description=row["description"] or "",
+        bio_level=row["bio_level"] or "",
+        aop_titles=[a["aop_title"] for a in aops or [] if isinstance(a, dict) and a.get("aop_title")],
+        event_components=[c for c in components or [] if isinstance(c, dict)])
+
+
+def pathway_from_row(row: Any) -> Pathway:
+    """A Pathway from a pathways row (or the same columns as a dict)."""
+    genes = _json(row["genes"], [])
+    return Pathway(row["wp_id"], row["title"], row["description"] or "", [g for g in genes if isinstance(g, str)])
+
+
+def neighbour_map(pairs: Any) -> dict[str, set[str]]:
+    """Each KE's direct neighbours (either direction) from (upstream, downstream) pairs."""
     neighbours: dict[str, set[str]] = defaultdict(set)
-    for row in conn.execute("SELECT upstream_ke_id, downstream_ke_id FROM ke_relationships"):
-        neighbours[row["upstream_ke_id"]].add(row["downstream_ke_id"])
-        neighbours[row["downstream_ke_id"]].add(row["upstream_ke_id"])
-    return Catalog(key_events, pathways, dict(neighbours))
+    for upstream, downstream in pairs:
+        neighbours[upstream].add(downstream)
+        neighbours[downstream].add(upstream)
+    return dict(neighbours)
+
+
+def load_catalog(conn: sqlite3.Connection) -> Catalog:
+    """Key Events, pathways and KE relationships as the suggester needs them (withdrawn items left out)."""
+    key_events = {row["ke_id"]: key_event_from_row(row) for row in conn.execute(
+        "SELECT ke_id, title, description, bio_level, extra FROM key_events WHERE withdrawn_at IS NULL")}
+    pathways = {row["wp_id"]: pathway_from_row(row) for row in conn.execute(
+        "SELECT wp_id, title, description, genes FROM pathways WHERE withdrawn_at IS NULL")}
+    neighbours = neighbour_map(
+        (row["upstream_ke_id"], row["downstream_ke_id"])
+        for row in conn.execute("SELECT upstream_ke_id, downstream_ke_id FROM ke_relationships"))
+    return Catalog(key_events, pathways, neighbours)

@@ -210,7 +210,7 @@ TABLES: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]] = {
 
 # --- writing ------------------------------------------------------------------------------
 
-def _upsert(conn: sqlite3.Connection, kind: str, row: dict[str, Any]) -> str:
+def upsert(conn: sqlite3.Connection, kind: str, row: dict[str, Any]) -> str:
     key, _ = TABLES[kind]
     columns = list(row)
     existing = conn.execute(f"SELECT {', '.join(columns)} FROM {kind} WHERE {key} = ?", (row[key],)).fetchone()
@@ -246,7 +246,7 @@ def import_file(conn: sqlite3.Connection, path: str | Path, kind: str | None = N
         with write_transaction(conn):
             for lineno, row in batch:
                 try:
-                    outcome = _upsert(conn, report.kind, row)
+                    outcome = upsert(conn, report.kind, row)
                 except sqlite3.IntegrityError as exc:
                     report.rejected.append((lineno, f"rejected by the database: {exc}"))
                     continue

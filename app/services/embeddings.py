@@ -174,6 +174,15 @@ class EmbeddingStore:
 
         Bad input raises EmbeddingsError before anything is written.
         """
+        return EmbeddingStore.stage(directory, sets, model=model, recipe=recipe, extras=extras,
+                                    info=info).commit()
+
+    @staticmethod
+    def stage(directory: str | Path, sets: Mapping[str, tuple[np.ndarray, np.ndarray]], *, model: ModelInfo,
+              recipe: Recipe, extras: Mapping[str, Any] | None = None,
+              info: Mapping[str, Any] | None = None) -> StagedStore:
+        """Write a complete store beside `directory` without swapping it in: the caller can load and
+        check it, finish other work, then `commit()` (rename it in) or `discard()` it."""
         directory = Path(directory)
         prepared: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for name, (ids, vectors) in sets.items():
@@ -230,13 +239,10 @@ class EmbeddingStore:
                     os.fsync(handle.fileno())
             # mkdtemp makes it 0700; the app (another uid in the container) must read it. Vectors are not secret.
             os.chmod(tmp, 0o755)  # noqa: S103
-            _swap_in(tmp, directory)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        log.info("wrote embeddings store %s (%s; %s)", directory,
-                 ", ".join(f"{n}: {e['rows']} rows" for n, e in set_entries.items()), recipe)
-        return manifest
+        return StagedStore(tmp, directory, manifest)
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -359,6 +365,30 @@ class EmbeddingStore:
         if not isinstance(array, np.ndarray):
             raise EmbeddingsError(f"{path}: not a single .npy array; {REBUILD_HINT}")
         return array
+
+
+@dataclass
+class StagedStore:
+    """A complete store written beside its target (`path`), not yet in use."""
+
+    path: Path
+    directory: Path
+    manifest: dict[str, Any]
+
+    def commit(self) -> dict[str, Any]:
+        """Swap it in with renames; returns its manifest."""
+        try:
+            _swap_in(self.path, self.directory)
+        except BaseException:
+            self.discard()
+            raise
+        log.info("wrote embeddings store %s (%s; %s)", self.directory,
+                 ", ".join(f"{n}: {e['rows']} rows" for n, e in self.manifest["sets"].items()),
+                 Recipe(self.manifest["recipe"]["name"], self.manifest["recipe"]["version"]))
+        return self.manifest
+
+    def discard(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
 
 
 def _swap_in(tmp: Path, directory: Path) -> None:

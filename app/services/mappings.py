@@ -217,6 +217,9 @@ def _audit(conn: sqlite3.Connection, actor: str, action: str, entity: str, entit
                  (actor, action, entity, str(entity_id), _snapshot(before), after_json))
 
 
+audit = _audit  # the same history row for other services' changes to a mapping (mapping_flags)
+
+
 def _proposal_row(conn: sqlite3.Connection, proposal_id: int) -> sqlite3.Row | None:
     return conn.execute("SELECT * FROM proposals WHERE id = ?", (proposal_id,)).fetchone()
 

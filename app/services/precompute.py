@@ -9,6 +9,7 @@ first, swapped in atomically). No Flask imports.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import sqlite3
 import time
@@ -39,6 +40,14 @@ from .text_recipes import DEFAULT_RECIPE, RECIPES, clean_text, count_texts, enco
 log = logging.getLogger(__name__)
 
 DEFAULT_REFERENCE_DIR = Path(__file__).resolve().parents[2] / "data" / "seed"
+# The store's record of the text behind each vector, so a catalogue refresh re-embeds only
+# the items whose text changed (catalog_refresh.py).
+TEXTS_EXTRA = "texts"
+
+
+def text_digest(title: str, description: str | None) -> str:
+    """A short digest of what an item's vector is made from (its title and description)."""
+    return hashlib.sha256(f"{title}\n{description or ''}".encode()).hexdigest()[:16]
 
 
 class Progress(Protocol):
@@ -144,7 +153,9 @@ def build_store(conn: sqlite3.Connection, encoder: Encoder, output: str | Path, 
         sets[name] = (ids, vectors)
     encode_seconds = time.monotonic() - started
     reference = Path(reference_dir) if reference_dir else None
-    extras = {"genes": gene_evidence(catalog, reference)}
+    extras = {"genes": gene_evidence(catalog, reference),
+              TEXTS_EXTRA: {KE_SET: {k.ke_id: text_digest(k.title, k.description) for k in catalog.key_events.values()},
+                            WP_SET: {p.wp_id: text_digest(p.title, p.description) for p in catalog.pathways.values()}}}
     info = {"key_events": len(sets[KE_SET][0]), "pathways": len(sets[WP_SET][0]),
             "neighbour_pairs": sum(len(v) for v in catalog.neighbours.values()) // 2,
             "encode_seconds": round(encode_seconds, 1), "batch_size": batch_size,

@@ -36,6 +36,7 @@ from kewp_host.backup.common import (
 )
 from kewp_host.backup.compression import compress
 from kewp_host.backup.database import inspect_db, snapshot
+from kewp_host.backup.releases import mirror as mirror_releases
 from kewp_host.backup.store import remove_temporary, scan
 from kewp_host.files import file_size, free_bytes, fsync_dir, fsync_file, human, unlink_quietly
 
@@ -133,6 +134,7 @@ def cmd_backup(cfg: Config, args: argparse.Namespace) -> int:
                               f"({exc}); the partial files were removed, earlier backups are untouched. "
                               "Free some space and try again.") from exc
             raise
+        mirror_releases(cfg.db, cfg.dir)  # the mapping releases' files (immutable: new ones only)
     log(f"backup {name} done in {time.monotonic() - started:.1f} s: {final_data} "
         f"({human(size)}, sha256 {data_sha[:16]}...)")
     print(final_data)

@@ -7,7 +7,11 @@ imports from another.
 from __future__ import annotations
 
 import re
+import socket
 import sqlite3
+import subprocess
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -173,3 +177,35 @@ def sign_in_page(page, base: str, username: str, password: str = PASSWORD) -> No
     page.fill("input[name=password]", password)
     page.click("main form button[type=submit]")
     page.wait_for_load_state()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http_get(url: str, timeout: float = 30) -> tuple[int, bytes]:
+    """(status, body) of a GET to a real server; an HTTP error status is returned, not raised."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def stop_server(process: subprocess.Popen, log: Path) -> None:
+    """SIGTERM a gunicorn the test started and wait for it; kill it and fail, with its log, if it hangs.
+
+    gunicorn waits up to graceful_timeout (30 s) for its workers, and a loaded 2-core machine can take
+    all of it, so this allows 75 s.
+    """
+    import pytest
+
+    process.terminate()
+    try:
+        process.wait(timeout=75)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+        pytest.fail(f"gunicorn did not stop within 75 s of SIGTERM: {log.read_text()[-3000:]}")

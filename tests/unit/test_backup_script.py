@@ -543,3 +543,36 @@ def test_python_dash_m_runs_the_tool_from_the_repository(live: Path, backups: Pa
                                 text=True, timeout=60, check=False)
         assert result.returncode == 0, result.stderr
         assert "0 backups (0 good)" in result.stdout
+
+
+def _mapping_release(live: Path, number: int) -> Path:
+    """A release folder as app/services/releases.py leaves it: files plus release.json with their sha256."""
+    folder = live.parent / "releases" / str(number)
+    folder.mkdir(parents=True)
+    (folder / "mappings.sssom.tsv").write_text(f"# release {number}\nsubject_id\tobject_id\n")
+    (folder / f"kewp-mappings-release-{number}.zip").write_bytes(b"PK\x05\x06" + b"\0" * 18)
+    listed = [{"name": "mappings.sssom.tsv", "sha256": sha256(folder / "mappings.sssom.tsv")}]
+    (folder / "release.json").write_text(json.dumps({"files": listed}))
+    return folder
+
+
+def test_backup_copies_each_new_mapping_release_once(run: Run, live: Path, backups: Path) -> None:
+    _mapping_release(live, 1)
+    first = run("backup", check=True)
+    assert "mapping releases copied" in first.stderr
+    assert files(backups / "releases" / "1") == files(live.parent / "releases" / "1")
+    _mapping_release(live, 2)
+    second = run("backup", check=True)
+    assert "copied to" in second.stderr and ": 2" in second.stderr
+    assert sorted(p.name for p in (backups / "releases").iterdir()) == ["1", "2"]
+    assert "mapping releases copied" not in run("backup", check=True).stderr  # nothing new: nothing copied
+
+
+def test_a_mapping_release_that_fails_its_checksums_is_not_backed_up(run: Run, live: Path, backups: Path) -> None:
+    folder = _mapping_release(live, 1)
+    (folder / "mappings.sssom.tsv").write_text("changed after the release was made\n")
+    result = run("backup")
+    assert result.returncode != 0
+    assert "mapping release 1" in result.stderr and "does not match its release.json" in result.stderr
+    assert not (backups / "releases" / "1").exists()
+    assert not [p for p in (backups / "releases").iterdir()]

@@ -5,39 +5,23 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from .helpers import REPO, SEED
+from .helpers import REPO, SEED, free_port, http_get, stop_server
 
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _get(url: str, timeout: float = 30) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
-
-
 @pytest.fixture
 def served(db_path: Path, tmp_path: Path):
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "gunicorn.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEWP_")}
     env.update(KEWP_ENV="development", KEWP_DATABASE=str(db_path), KEWP_EMBEDDINGS_DIR=str(SEED / "embeddings"),
@@ -54,7 +38,7 @@ def served(db_path: Path, tmp_path: Path):
             if server.poll() is not None:
                 pytest.fail(f"gunicorn exited: {log.read_text()[-3000:]}")
             try:
-                if _get(base + "/readyz", timeout=5)[0] == 200:
+                if http_get(base + "/readyz", timeout=5)[0] == 200:
                     break
             except OSError:
                 pass
@@ -63,26 +47,18 @@ def served(db_path: Path, tmp_path: Path):
             time.sleep(0.5)
         yield base, server, log
     finally:
-        # gunicorn waits up to graceful_timeout (30 s) for its workers; on a loaded 2-core machine that
-        # can be all of it, so the test allows more before it kills the server and says so.
-        server.terminate()
-        try:
-            server.wait(timeout=75)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
-            pytest.fail(f"gunicorn did not stop within 75 s of SIGTERM: {log.read_text()[-3000:]}")
+        stop_server(server, log)
 
 
 def test_every_preloaded_worker_answers_suggestions(served):
     base, server, log = served
-    status, body = _get(base + "/readyz")
+    status, body = http_get(base + "/readyz")
     assert status == 200 and json.loads(body)["model"] == "loaded"
     text = urllib.request.quote("mitochondrial dysfunction leading to ATP depletion")
     urls = [f"{base}/api/v1/suggestions?text={text}&k=5"] * 12 + [f"{base}/api/v1/key-events/KE%2055/suggestions"] * 4
     # Concurrent requests spread over both sync workers; a hung worker makes these time out.
     with ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(pool.map(lambda u: _get(u, timeout=30), urls))
+        results = list(pool.map(lambda u: http_get(u, timeout=30), urls))
     assert [code for code, _ in results] == [200] * len(urls)
     assert all(json.loads(body)["items"] for _, body in results)
     time.sleep(0.5)  # let the access log flush

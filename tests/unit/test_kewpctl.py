@@ -202,3 +202,19 @@ def test_systemd_timestamps_spans_and_sizes() -> None:
     assert [ctl.epoch(v) for v in (None, "", "0", "n/a", "@0", "soon")] == [None] * 6
     assert [ctl.span(s) for s in (59, 600, 7300, 200000)] == ["59 s", "10 min", "2 h 01 min", "2 d 7 h"]
     assert ctl.size(5 * 2**40) == "5.0 TiB"
+
+
+@needs_root
+def test_status_shows_the_catalogue_version_a_refresh_brought_in(host: dict) -> None:
+    from app.services.catalog_refresh import KindDiff, RefreshReport, write_status
+
+    def line() -> str:
+        result = call(ctl.main, ["status"], host["env"])
+        return next(text[11:] for text in result.stdout.splitlines() if text.startswith("catalogue "))
+    assert line().startswith("as first imported (no refresh yet); next refresh ")
+    report = RefreshReport("2026-12", "/srv/release", {"key_events": KindDiff(added=["KE 90001"]),
+                                                       "pathways": KindDiff()},
+                           totals={"key_events": 1620, "pathways": 1020}, refresh_id=3, flagged=[7, 9])
+    write_status(host["tmp"] / "data", report)
+    assert line().startswith("version 2026-12 (refresh 3, ")
+    assert "1620 KEs, 1020 pathways; 1 added, 0 changed, 0 withdrawn, 2 mappings flagged; next refresh " in line()

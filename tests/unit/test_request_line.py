@@ -16,7 +16,7 @@ import pytest
 
 from app.services import openapi
 
-from .helpers import REPO
+from .helpers import REPO, stop_server
 
 
 def _get(url: str) -> tuple[int, str, str]:
@@ -52,8 +52,7 @@ def server(db_path: Path, tmp_path: Path):
                 time.sleep(0.2)
         yield base
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop_server(process, log)
 
 
 def test_the_longest_documented_text_reaches_the_app_even_fully_percent_encoded(server):
