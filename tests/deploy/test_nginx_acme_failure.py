@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from . import test_nginx_acme as acme_test
-from .conftest import LOG_DIR, PlaybookRun
+from .conftest import LOG_DIR, REPO, PlaybookRun
 
 pytestmark = pytest.mark.deploy
 
@@ -173,6 +173,18 @@ def test_backup_and_health_watch_timers_were_installed_past_the_failure(failed, 
         timer = host.service(unit)
         assert timer.is_enabled, unit
         assert timer.is_running, unit
+
+
+def test_oncall_nginx_check_uses_the_server_name_not_the_host_name(failed, host):
+    # The guide's lines, as written, on a host whose name is not nginx_server_name.
+    guide = (REPO / "docs" / "oncall.md").read_text()
+    section = guide.split("### The front door (nginx) fails", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    check = [line for line in section.splitlines() if "/readyz" in line or "KEWP_HEALTHCHECK_HOST" in line]
+    assert check, "docs/oncall.md's nginx section has no /readyz check"
+    assert host.check_output("hostname -f") != NAME
+    result = host.run("\n".join(check))
+    assert result.rc == 0, result.stdout + result.stderr
+    assert '"ready":true' in result.stdout, result.stdout
 
 
 # ---------------------------------------------------------------- recovery
