@@ -187,6 +187,17 @@ def test_oncall_nginx_check_uses_the_server_name_not_the_host_name(failed, host)
     assert '"ready":true' in result.stdout, result.stdout
 
 
+def test_alert_test_reaches_the_configured_webhook(failed, host):
+    failed.receiver.posts.clear()
+    result = host.run("kewpctl alert-test")
+    assert result.rc == 0, result.stdout + result.stderr
+    assert f"sent: webhook {failed.receiver.url.split('/')[2].split(':')[0]}" in result.stdout
+    assert len(failed.receiver.posts) == 1
+    post = failed.receiver.posts[0]
+    assert post["unit"] == "alert-test"
+    assert post["text"].startswith("TEST kewp:")
+
+
 # ---------------------------------------------------------------- recovery
 
 def test_next_converge_gets_the_certificate_once_the_acme_server_answers(recovered, host, deployment):
