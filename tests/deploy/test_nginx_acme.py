@@ -228,6 +228,14 @@ def test_forced_renewal_runs_the_hook_and_nginx_serves_the_new_certificate(acme,
     assert after == on_disk.strip()
 
 
+def test_hsts_is_sent_with_the_acme_certificate(acme, deployment):
+    reply = subprocess.run(
+        ["curl", "-skI", "--resolve", f"{NAME}:443:{deployment.address}", f"https://{NAME}/"],
+        capture_output=True, text=True, timeout=30, check=False,
+    ).stdout.lower()
+    assert "strict-transport-security: max-age=63072000" in reply
+
+
 def test_unknown_names_get_no_tls_handshake(acme, deployment):
     with pytest.raises(ssl.SSLError):
         served_certificate(deployment.address, "other.example")
