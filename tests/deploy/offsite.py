@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from .conftest import LOCAL_VPS, REPO, SSH_CONFIG, PlaybookRun, run_playbook
 
 APP_SUBNET = os.environ.get("KEWP_VPS_SUBNET", "10.232.0.0/24")
 BACKUP_NAME = os.environ.get("KEWP_BACKUP_VPS_NAME", "kewp-bkup")
-BACKUP_SUBNET = os.environ.setdefault("KEWP_BACKUP_VPS_SUBNET", "10.233.0.0/24")
+BACKUP_SUBNET = os.environ.get("KEWP_BACKUP_VPS_SUBNET", "10.233.0.0/24")
 BACKUP_ADDRESS = BACKUP_SUBNET.removesuffix(".0/24") + ".2"
 BACKUP_INVENTORY_NAME = "local-backup"
 
@@ -30,12 +32,32 @@ def backup_vps(*args: str, peers: list[str] | None = None) -> subprocess.Complet
     return subprocess.run([str(LOCAL_VPS), *args], cwd=REPO, env=env, capture_output=True, text=True, check=False)
 
 
+@contextmanager
+def backup_host_in_inventory() -> Iterator[None]:
+    """While it lasts, inventory/local/backup_vps.py lists the backup VPS (kewp_backup_hosts)."""
+    before = os.environ.get("KEWP_BACKUP_VPS_SUBNET")
+    os.environ["KEWP_BACKUP_VPS_SUBNET"] = BACKUP_SUBNET
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("KEWP_BACKUP_VPS_SUBNET", None)
+        else:
+            os.environ["KEWP_BACKUP_VPS_SUBNET"] = before
+
+
+def converge_with_backup_host(*extra: str, label: str) -> PlaybookRun:
+    """site.yml with the backup VPS in the inventory (the shared converges never see it)."""
+    with backup_host_in_inventory():
+        return run_playbook(*extra, label=label)
+
+
 def converge_backup_host(label: str, accounts: list[dict[str, object]] | None = None) -> PlaybookRun:
     """site.yml limited to the backup VPS (its own plays only); accounts overrides site.yml's list."""
     extra = ["--limit", BACKUP_INVENTORY_NAME]
     if accounts is not None:
         extra += ["-e", json.dumps({"backup_host_accounts": accounts})]
-    return run_playbook(*extra, label=label)
+    return converge_with_backup_host(*extra, label=label)
 
 
 @dataclass
