@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kewp_host import catalog, docker, paths, readiness, systemd
+from kewp_host import catalog, docker, paths, readiness, replication, systemd
 from kewp_host.backup import alert
 from kewp_host.backup.common import Failure
 from kewp_host.commands import run_tolerant as run
@@ -56,6 +56,8 @@ SETTINGS = {
     # A file system is "low" below either of these.
     "KEWP_ONCALL_DISK_MIN_FREE_PERCENT": "10",
     "KEWP_ONCALL_DISK_MIN_FREE_MB": "1024",
+    # The replica on the backup host may be this far behind (kewp_replicate; RPO goal 2 s).
+    "KEWP_ONCALL_REPLICATION_MAX_LAG_SECONDS": "60",
     "KEWP_ONCALL_HEALTHCHECK_STATE_DIR": paths.HEALTHCHECK_STATE_DIR,
     "KEWP_ONCALL_HEALTHCHECK_TIMER": "kewp-healthcheck.timer",
     "KEWP_ONCALL_HEALTHCHECK_WINDOW": "3600",
@@ -399,6 +401,7 @@ def cmd_status(cfg: dict[str, str], _args: argparse.Namespace) -> int:
     database_part(cfg, rep)
     catalog.catalog_part(cfg, rep)
     backups_part(cfg, rep)
+    replication.report(rep, Path(cfg["KEWP_ONCALL_DB"]), float(cfg["KEWP_ONCALL_REPLICATION_MAX_LAG_SECONDS"]))
     disk_part(cfg, rep)
     units_part(cfg, rep)
     verdict = f"NEEDS A HUMAN ({len(rep.problems)})" if rep.problems else "OK"

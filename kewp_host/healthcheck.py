@@ -42,6 +42,8 @@ Settings (environment; the unit reads /etc/default/kewp-healthcheck, written by 
                                 each restart in the window   (300)
   KEWP_HEALTHCHECK_SERVICE      the unit to restart          (kewp.service)
   KEWP_HEALTHCHECK_STATE_DIR    state directory ($STATE_DIRECTORY, else /var/lib/kewp-healthcheck)
+  KEWP_HEALTHCHECK_REPLICATION_MAX_LAG  seconds the off-site replica may be behind; it, or the backup
+                                host unreachable, in two checks in a row is alerted once (60)
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kewp_host import paths, readiness, systemd
+from kewp_host import paths, readiness, replication, systemd
 from kewp_host.commands import run
 from kewp_host.files import write_atomic
 from kewp_host.journal import Logger
@@ -338,6 +340,9 @@ def check(now: float) -> int:
         code = checked_ok(cfg, state, now, front)
     else:
         code = checked_failed(cfg, state, now, front, units)
+    # The off-site replica (kewp_replicate): its own alert, whatever the app's state.
+    if replication.watch(state, now, Path(paths.DB_PATH), number("REPLICATION_MAX_LAG", 60, 1), log):
+        code = max(code, EXIT_HUMAN)
     save_state(cfg.directory, state)
     return code
 

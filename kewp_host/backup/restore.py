@@ -9,7 +9,7 @@ import shutil
 import time
 from pathlib import Path
 
-from kewp_host import paths
+from kewp_host import paths, replication
 from kewp_host.backup.common import (
     EXIT_APP_NOT_STARTED,
     EXIT_CHECK_FAILED,
@@ -103,7 +103,15 @@ def cmd_restore(cfg: Config, args: argparse.Namespace) -> int:
                                   "(ansible-playbook playbooks/restore.yml, or sudo kewp-backup restore)")
     lock_dir = backup.manifest_path.parent
     with locked(lock_dir, cfg.lock_timeout):
-        restore(cfg, backup, target, manage_service=live and not args.no_service)
+        if not live:
+            restore(cfg, backup, target, manage_service=False)
+        else:
+            # The off-site replica must not get the old file's history continued with the new one.
+            try:
+                with replication.paused(target, log):
+                    restore(cfg, backup, target, manage_service=not args.no_service)
+            except replication.ReplicationError as exc:
+                raise Failure(EXIT_ERROR, str(exc)) from exc
     print(f"restored {backup.name} to {target}")
     return EXIT_OK
 
