@@ -68,8 +68,8 @@ RUNBOOK_ANCHORS = {
     "kewp-backup.service": "backup-failed",
     "kewp-prune.service": "backup-prune-failed",
     "kewp-restore-drill.service": "restore-drill-failed",
-    "kewp-offsite.service": "offsite-copy-failed",
-    "kewp-offsite-check.service": "offsite-check-failed",
+    "kewp-offsite.service": "off-site-copy-failed",
+    "kewp-offsite-check.service": "off-site-check-failed",
     "kewp-healthcheck.service": "kewp-healthcheck",
     "kewp-alert@": "alerts",
 }
@@ -362,7 +362,7 @@ def offsite_part(st: dict | None, rep: Report) -> None:
     """The last off-site (restic) copy: the time of the backup it holds and its age."""
     if st is None:
         rep.add("off-site", "cannot tell (kewp-backup offsite-status failed)")
-        rep.problem("cannot read the off-site copy's state: kewp-backup offsite-status (runbook: offsite-copy-failed)")
+        rep.problem("cannot read the off-site copy's state: kewp-backup offsite-status (runbook: off-site-copy-failed)")
         return
     if not st["enabled"]:
         rep.add("off-site", "OFF: no backup host configured (kewp_backup_offsite_repository); "
@@ -384,10 +384,10 @@ def offsite_part(st: dict | None, rep: Report) -> None:
     if st.get("overdue"):
         what = "missing" if st.get("age_seconds") is None else "too old"
         rep.problem(f"the newest off-site copy is {what} ({limit_text}): "
-                    f"{copy.get('error') or 'journalctl -u kewp-offsite'} (runbook: offsite-copy-failed)")
+                    f"{copy.get('error') or 'journalctl -u kewp-offsite'} (runbook: off-site-copy-failed)")
     if check and not check.get("ok"):
         rep.problem(f"restic check of the off-site repository FAILED at {check.get('at')}: "
-                    "journalctl -u kewp-offsite-check (runbook: offsite-check-failed)")
+                    "journalctl -u kewp-offsite-check (runbook: off-site-check-failed)")
 
 
 def disk_part(cfg: dict[str, str], rep: Report) -> None:

@@ -52,7 +52,7 @@ TAG = "kewp"
 MANIFEST_NAME = "manifest.json"
 DISABLED = ("off-site copies are OFF: no backup host is configured (set kewp_backup_offsite_repository "
             "and the vault's kewp_backup_offsite_password, then converge playbooks/site.yml)")
-RUNBOOK = "docs/oncall.md#offsite-copy-failed"
+RUNBOOK = "docs/oncall.md#off-site-copy-failed"
 
 
 @dataclass(frozen=True)
@@ -116,8 +116,9 @@ def sftp_command(repository: str, ssh_key: str, known_hosts: str) -> str | None:
 
 def restic(off: Offsite, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """One restic command against the repository; its output as text (never raises for its status)."""
-    argv = [off.restic, "--repo", off.repository, "--password-file", str(off.password_file),
-            "--cache-dir", str(off.home / "cache"), "--quiet"]
+    # The cache belongs to the kewp user's runs; root's (offsite-restore, offsite-list) go without.
+    cache = ["--no-cache"] if os.geteuid() == 0 else ["--cache-dir", str(off.home / "cache")]
+    argv = [off.restic, "--repo", off.repository, "--password-file", str(off.password_file), *cache, "--quiet"]
     command = sftp_command(off.repository, off.ssh_key, off.known_hosts)
     if command:
         argv += ["-o", f"sftp.command={command}"]
@@ -247,8 +248,15 @@ def forget(off: Offsite) -> list[str]:
     return [s["short_id"] for g in groups or [] for s in g.get("remove") or []]
 
 
+def refuse_root(cfg: Config, unit: str) -> None:
+    """Root would leave root-owned files in .offsite/ that the kewp user's runs cannot replace."""
+    if os.geteuid() == 0 and cfg.dir.stat().st_uid != 0:
+        raise Failure(EXIT_USAGE, f"run this as the backup directory's owner, not root: systemctl start {unit}")
+
+
 def cmd_offsite_copy(cfg: Config, args: argparse.Namespace) -> int:
     require_dir(cfg.dir)
+    refuse_root(cfg, "kewp-offsite.service")
     off = Offsite.from_config(cfg)
     if not off.enabled:
         log(DISABLED, "warning")
@@ -314,6 +322,7 @@ def cmd_offsite_list(cfg: Config, args: argparse.Namespace) -> int:
 
 def cmd_offsite_check(cfg: Config, args: argparse.Namespace) -> int:
     require_dir(cfg.dir)
+    refuse_root(cfg, "kewp-offsite-check.service")
     off = Offsite.from_config(cfg)
     if not off.enabled:
         log(DISABLED, "warning")

@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[2]
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 DB = "/var/lib/kewp/ke_wp_mapping.db"
 BACKUPS = "/var/backups/kewp"
-TIMERS = ("kewp-backup.timer", "kewp-prune.timer", "kewp-restore-drill.timer")
+TIMERS = ("kewp-backup.timer", "kewp-prune.timer", "kewp-restore-drill.timer", "kewp-offsite-check.timer")
 SQL = f"runuser -u kewp -- sqlite3 -cmd '.timeout 10000' {DB}"
 STUB_UNIT = """\
 # Test stand-in for kewp.service (deploy tests of kewp_backup, kewp_app not converged).
