@@ -53,6 +53,11 @@ MANIFEST_NAME = "manifest.json"
 DISABLED = ("off-site copies are OFF: no backup host is configured (set kewp_backup_offsite_repository "
             "and the vault's kewp_backup_offsite_password, then converge playbooks/site.yml)")
 RUNBOOK = "docs/oncall.md#off-site-copy-failed"
+# What ssh and restic's SFTP backend say when the backup host cannot be reached or refuses us.
+UNREACHABLE = re.compile(r"unable to start the sftp session|connection refused|no route to host|network is "
+                         r"unreachable|connection timed out|operation timed out|host key verification failed|"
+                         r"could not resolve|permission denied \(publickey|connection closed|broken pipe",
+                         re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -149,7 +154,7 @@ def restic_failure(off: Offsite, what: str, got: subprocess.CompletedProcess[str
     if "Is there a repository at the following location?" in err:
         return Failure(EXIT_NO_BACKUP, f"{what}: there is no restic repository at {off.repository} ({tail}). "
                                        "Check kewp_backup_offsite_repository; the first off-site copy creates it")
-    if re.search(r"ssh|sftp|connection|dial|network|host key", err, re.IGNORECASE) and "ciphertext" not in err:
+    if UNREACHABLE.search(err):
         return Failure(EXIT_ERROR, f"{what}: cannot reach the backup host for {off.repository}: {tail}. "
                                    f"Check that it is up and reachable over SSH (runbook: {RUNBOOK})")
     return Failure(code, f"{what}: restic exited {got.returncode}: {tail}")

@@ -143,7 +143,7 @@ def test_alert_settings_are_root_only(host: Host) -> None:
 
 def test_units_pass_systemd_analyze_verify(host: Host) -> None:
     units = "kewp-backup.service kewp-prune.service kewp-restore-drill.service kewp-alert@x.service " + \
-            " ".join(TIMERS)
+            "kewp-offsite.service kewp-offsite-check.service " + " ".join(TIMERS)
     result = host.run(f"cd /etc/systemd/system && systemd-analyze verify {units}")
     assert result.rc == 0 and result.stderr.strip() == "", result.stderr
 
