@@ -359,9 +359,11 @@ def status(off: Offsite, now: dt.datetime) -> dict[str, Any]:
                            "check": state.get("check") or {}}
     created = out["copy"].get("backup_created_at")
     out["age_seconds"] = int((now - parse_time(created)).total_seconds()) if created else None
-    # KEWP_BACKUP_OFFSITE_MAX_AGE_HOURS=0: no limit.
+    # KEWP_BACKUP_OFFSITE_MAX_AGE_HOURS=0: no limit. No copy yet is overdue only once one failed:
+    # right after off-site copies are turned on, the first one waits for the next backup.
+    age = out["age_seconds"]
     out["overdue"] = bool(off.enabled and off.max_age_hours
-                          and (out["age_seconds"] is None or out["age_seconds"] > off.max_age_hours * 3600))
+                          and (age > off.max_age_hours * 3600 if age is not None else out["copy"].get("error")))
     return out
 
 
