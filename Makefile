@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # Debian packages the targets need, installed only when missing.
 APT_INSTALL := apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 
-.PHONY: help venv browser oidc-provider run seed test lint unit deploy-test e2e deploy vps-up vps-down bench bench-quick clean
+.PHONY: help venv browser oidc-provider restic run seed test lint unit deploy-test e2e deploy vps-up vps-down bench bench-quick clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -46,7 +46,11 @@ run: seed ## serve the app on http://127.0.0.1:8000 with the sample data (gunico
 lint: venv ## ruff, yamllint, ansible-lint, systemd-analyze verify
 	scripts/lint
 
-unit: venv browser oidc-provider ## app tests (real SQLite in WAL mode, real model)
+# Debian's restic for the off-site backup tests (the kewp_backup role installs the same package on the VPS).
+restic:
+	@command -v restic >/dev/null || { $(APT_INSTALL) restic >/dev/null; }
+
+unit: venv browser oidc-provider restic ## app tests (real SQLite in WAL mode, real model)
 	$(PYTEST) tests/unit -q
 
 deploy: venv ## local throw-away VPS: boot it, converge site.yml, print the URL and admin sign-in

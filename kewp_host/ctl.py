@@ -70,13 +70,16 @@ RUNBOOK_ANCHORS = {
     "kewp-backup.service": "backup-failed",
     "kewp-prune.service": "backup-prune-failed",
     "kewp-restore-drill.service": "restore-drill-failed",
+    "kewp-offsite.service": "off-site-copy-failed",
+    "kewp-offsite-check.service": "off-site-check-failed",
     "kewp-healthcheck.service": "kewp-healthcheck",
     "kewp-alert@": "alerts",
 }
 UNIT_ALIASES = {
     "app": [paths.SERVICE],
     "watch": ["kewp-healthcheck.service"],
-    "backup": ["kewp-backup.service", "kewp-prune.service", "kewp-restore-drill.service"],
+    "backup": ["kewp-backup.service", "kewp-prune.service", "kewp-restore-drill.service", "kewp-offsite.service",
+               "kewp-offsite-check.service"],
     "alert": ["kewp-alert@*.service"],
     "all": ["kewp*"],
 }
@@ -348,6 +351,47 @@ def backups_part(cfg: dict[str, str], rep: Report) -> None:
         rep.problem(f"no backup is scheduled: systemctl enable --now {cfg['KEWP_ONCALL_BACKUP_TIMER']}")
 
 
+def offsite_status(cfg: dict[str, str]) -> dict | None:
+    """kewp-backup offsite-status (state.json and settings; no network); None when it cannot say."""
+    got = run(cfg["KEWP_ONCALL_BACKUP_TOOL"], "--dir", cfg["KEWP_ONCALL_BACKUP_DIR"], "offsite-status", timeout=30)
+    try:
+        return json.loads(got.stdout) if got.returncode == 0 else None
+    except ValueError:
+        return None
+
+
+def offsite_part(st: dict | None, rep: Report) -> None:
+    """The last off-site (restic) copy: the time of the backup it holds and its age."""
+    if st is None:
+        rep.add("off-site", "cannot tell (kewp-backup offsite-status failed)")
+        rep.problem("cannot read the off-site copy's state: kewp-backup offsite-status (runbook: off-site-copy-failed)")
+        return
+    if not st["enabled"]:
+        rep.add("off-site", "OFF: no backup host configured (kewp_backup_offsite_repository); "
+                            "the backups exist on this host only")
+        return
+    copy, limit = st.get("copy") or {}, st.get("max_age_hours") or 0
+    limit_text = f"limit {limit:g} h" if limit else "no limit"
+    if copy.get("backup_created_at"):
+        text = (f"last off-site copy: {copy['backup_created_at']} ({copy['backup']}), {span(st['age_seconds'])} old "
+                f"({limit_text}), snapshot {copy.get('snapshot')} at {copy.get('copied_at')}")
+    else:
+        text = "last off-site copy: NONE yet"
+    if copy.get("error"):
+        text += f"; the last attempt FAILED at {copy.get('failed_at')}"
+    check = st.get("check") or {}
+    if check:
+        text += f"; restic check {'ok' if check.get('ok') else 'FAILED'} at {check.get('at')}"
+    rep.add("off-site", text)
+    if st.get("overdue"):
+        what = "missing" if st.get("age_seconds") is None else "too old"
+        rep.problem(f"the newest off-site copy is {what} ({limit_text}): "
+                    f"{copy.get('error') or 'journalctl -u kewp-offsite'} (runbook: off-site-copy-failed)")
+    if check and not check.get("ok"):
+        rep.problem(f"restic check of the off-site repository FAILED at {check.get('at')}: "
+                    "journalctl -u kewp-offsite-check (runbook: off-site-check-failed)")
+
+
 def disk_part(cfg: dict[str, str], rep: Report) -> None:
     min_pct = float(cfg["KEWP_ONCALL_DISK_MIN_FREE_PERCENT"])
     min_bytes = int(cfg["KEWP_ONCALL_DISK_MIN_FREE_MB"]) * 1024 * 1024
@@ -402,6 +446,7 @@ def cmd_status(cfg: dict[str, str], _args: argparse.Namespace) -> int:
     catalog.catalog_part(cfg, rep)
     backups_part(cfg, rep)
     replication.report(rep, Path(cfg["KEWP_ONCALL_DB"]), float(cfg["KEWP_ONCALL_REPLICATION_MAX_LAG_SECONDS"]))
+    offsite_part(offsite_status(cfg), rep)
     disk_part(cfg, rep)
     units_part(cfg, rep)
     verdict = f"NEEDS A HUMAN ({len(rep.problems)})" if rep.problems else "OK"

@@ -44,6 +44,8 @@ Settings (environment; the unit reads /etc/default/kewp-healthcheck, written by 
   KEWP_HEALTHCHECK_STATE_DIR    state directory ($STATE_DIRECTORY, else /var/lib/kewp-healthcheck)
   KEWP_HEALTHCHECK_REPLICATION_MAX_LAG  seconds the off-site replica may be behind; it, or the backup
                                 host unreachable, in two checks in a row is alerted once (60)
+  KEWP_HEALTHCHECK_BACKUP_TOOL  kewp-backup, asked for the off-site copy's age (offsite-status; no
+                                network): one alert when it passes KEWP_BACKUP_OFFSITE_MAX_AGE_HOURS
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ from pathlib import Path
 from typing import Any
 
 from kewp_host import paths, readiness, replication, systemd
-from kewp_host.commands import run
+from kewp_host.commands import run, run_tolerant
 from kewp_host.files import write_atomic
 from kewp_host.journal import Logger
 from kewp_host.settings import SettingError, env, whole_number
@@ -317,6 +319,30 @@ def checked_failed(cfg: Settings, state: dict[str, Any], now: float, front: Prob
     return restart_if_allowed(cfg, state, now, failures, summary)
 
 
+def offsite_overdue_once(state: dict[str, Any]) -> int:
+    """One alert per episode in which the newest off-site copy is missing or older than its limit
+    (re-armed by a fresh copy); nothing when off-site copies are off or the tool cannot say."""
+    got = run_tolerant(setting("BACKUP_TOOL", paths.BACKUP_TOOL), "offsite-status", timeout=30)
+    try:
+        st = json.loads(got.stdout) if got.returncode == 0 else {}
+    except ValueError:
+        st = {}
+    if not st.get("overdue"):
+        if state.get("offsite_alerted") and st:
+            log("the off-site copy is fresh again", "notice")
+            state["offsite_alerted"] = False
+        return EXIT_OK
+    if state.get("offsite_alerted"):
+        return EXIT_OK
+    state["offsite_alerted"] = True
+    copy = st.get("copy") or {}
+    age = f"{st['age_seconds'] // 3600} h old" if st.get("age_seconds") is not None else "missing"
+    log(f"ALERT: the newest off-site copy ({copy.get('backup') or 'none'}) is {age}, over the "
+        f"{st.get('max_age_hours')} h limit; last error: {copy.get('error') or 'none recorded'}. "
+        f"journalctl -u kewp-offsite; runbook: oncall.md#off-site-copy-failed", "crit")
+    return EXIT_HUMAN
+
+
 def check(now: float) -> int:
     cfg = Settings.from_env()
     cfg.directory.mkdir(mode=0o755, parents=True, exist_ok=True)
@@ -343,6 +369,7 @@ def check(now: float) -> int:
     # The off-site replica (kewp_replicate): its own alert, whatever the app's state.
     if replication.watch(state, now, Path(paths.DB_PATH), number("REPLICATION_MAX_LAG", 60, 1), log):
         code = max(code, EXIT_HUMAN)
+    code = max(code, offsite_overdue_once(state))
     save_state(cfg.directory, state)
     return code
 

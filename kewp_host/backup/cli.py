@@ -11,6 +11,7 @@ import kewp_host.backup
 from kewp_host import paths
 from kewp_host.backup.alert import cmd_alert
 from kewp_host.backup.common import EXIT_ERROR, Failure, load_config, log
+from kewp_host.backup.offsite import add_commands as add_offsite_commands
 from kewp_host.backup.prune import cmd_prune
 from kewp_host.backup.restore import cmd_drill, cmd_restore
 from kewp_host.backup.store import cmd_list
@@ -60,6 +61,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("unit", help="the failed unit, e.g. kewp-backup.service")
     s.add_argument("--lines", type=int, default=25, help="log lines to include (default 25)")
     s.set_defaults(func=cmd_alert)
+    add_offsite_commands(sub)
     return p
 
 

@@ -11,7 +11,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kewp_host import paths
@@ -51,6 +51,19 @@ CONFIG_KEYS: dict[str, tuple[str, str]] = {
     "KEWP_BACKUP_DRILL_MAX_AGE_HOURS": ("26", "count"),
     "KEWP_BACKUP_SERVICE": (paths.SERVICE, "text"),
     "KEWP_BACKUP_DB_MODE": ("0640", "mode"),
+    # Off-site copies (backup/offsite.py); an empty repository turns them off.
+    "KEWP_BACKUP_OFFSITE_REPOSITORY": ("", "text"),
+    "KEWP_BACKUP_OFFSITE_PASSWORD_FILE": ("/etc/kewp/offsite-restic.password", "path"),
+    "KEWP_BACKUP_OFFSITE_SSH_KEY": ("", "text"),
+    "KEWP_BACKUP_OFFSITE_KNOWN_HOSTS": ("", "text"),
+    "KEWP_BACKUP_OFFSITE_RESTIC": ("restic", "text"),
+    "KEWP_BACKUP_OFFSITE_KEEP_HOURLY": ("48", "count"),
+    "KEWP_BACKUP_OFFSITE_KEEP_DAILY": ("14", "count"),
+    "KEWP_BACKUP_OFFSITE_KEEP_WEEKLY": ("8", "count"),
+    "KEWP_BACKUP_OFFSITE_KEEP_MONTHLY": ("12", "count"),
+    "KEWP_BACKUP_OFFSITE_CHECK_SUBSET": ("10%", "text"),
+    "KEWP_BACKUP_OFFSITE_MAX_AGE_HOURS": ("3", "count"),
+    "KEWP_BACKUP_OFFSITE_TIMEOUT": ("3600", "count"),
 }
 DEFAULT_CONFIG_FILE = "/etc/default/kewp-backup"
 
@@ -105,6 +118,8 @@ class Config:
     drill_max_age_hours: int
     service: str
     db_mode: int
+    # KEWP_BACKUP_OFFSITE_* as read (checked by kind); backup/offsite.py makes sense of them.
+    offsite: dict[str, str] = field(default_factory=dict)
 
 
 def checked(key: str, value: str, kind: str, source: str) -> str:
@@ -151,6 +166,7 @@ def load_config(args: argparse.Namespace) -> Config:
         drill_max_age_hours=int(get("KEWP_BACKUP_DRILL_MAX_AGE_HOURS")),
         service=get("KEWP_BACKUP_SERVICE"),
         db_mode=int(get("KEWP_BACKUP_DB_MODE"), 8),
+        offsite={k: get(k) for k in CONFIG_KEYS if k.startswith("KEWP_BACKUP_OFFSITE_")},
     )
 
 

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from kewp_host import paths, replication
+from kewp_host.backup import offsite
 from kewp_host.backup.common import (
     EXIT_APP_NOT_STARTED,
     EXIT_CHECK_FAILED,
@@ -137,6 +138,7 @@ def cmd_drill(cfg: Config, args: argparse.Namespace) -> int:
                 f"integrity_check ok, row counts match the manifest ({facts['row_counts']})")
         finally:
             shutil.rmtree(scratch.parent, ignore_errors=True)
+    offsite.drill(cfg, scratch_dir)   # after the lock: the off-site copy takes it too
     print(f"drill ok: {backup.name}")
     return EXIT_OK
 

@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[2]
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 DB = "/var/lib/kewp/ke_wp_mapping.db"
 BACKUPS = "/var/backups/kewp"
-TIMERS = ("kewp-backup.timer", "kewp-prune.timer", "kewp-restore-drill.timer")
+TIMERS = ("kewp-backup.timer", "kewp-prune.timer", "kewp-restore-drill.timer", "kewp-offsite-check.timer")
 SQL = f"runuser -u kewp -- sqlite3 -cmd '.timeout 10000' {DB}"
 STUB_UNIT = """\
 # Test stand-in for kewp.service (deploy tests of kewp_backup, kewp_app not converged).
@@ -143,7 +143,7 @@ def test_alert_settings_are_root_only(host: Host) -> None:
 
 def test_units_pass_systemd_analyze_verify(host: Host) -> None:
     units = "kewp-backup.service kewp-prune.service kewp-restore-drill.service kewp-alert@x.service " + \
-            " ".join(TIMERS)
+            "kewp-offsite.service kewp-offsite-check.service " + " ".join(TIMERS)
     result = host.run(f"cd /etc/systemd/system && systemd-analyze verify {units}")
     assert result.rc == 0 and result.stderr.strip() == "", result.stderr
 

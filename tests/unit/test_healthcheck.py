@@ -173,3 +173,27 @@ def test_the_installed_entry_point_checks_and_answers_help(env: dict) -> None:
     assert run_entry(tool, "now", env=env["vars"]).returncode == 2
     journal = run_entry(tool, env={**env["vars"], "JOURNAL_STREAM": "8:1", "KEWP_HEALTHCHECK_FAILURES": "x"})
     assert journal.returncode == 2 and journal.stdout.startswith("<3>KEWP_HEALTHCHECK_FAILURES='x'")
+
+
+def test_an_off_site_copy_past_its_age_limit_is_alerted_once_and_rearmed(env: dict, tmp_path: Path) -> None:
+    """The real kewp-backup and restic: a copy of a back-dated backup is too old; a fresh one re-arms."""
+    from .test_backup_script import make_db  # the app's schema, as the backup tests make it
+
+    make_db(tmp_path / "live.db")
+    (tmp_path / "backups").mkdir()
+    (tmp_path / "pw").write_text("a password\n")
+    backup_env = {"KEWP_BACKUP_CONFIG": "/nonexistent", "KEWP_BACKUP_DB": str(tmp_path / "live.db"),
+                  "KEWP_BACKUP_DIR": str(tmp_path / "backups"), "KEWP_BACKUP_RESERVE_MB": "0",
+                  "KEWP_BACKUP_OFFSITE_REPOSITORY": str(tmp_path / "repo"),
+                  "KEWP_BACKUP_OFFSITE_PASSWORD_FILE": str(tmp_path / "pw")}
+    tool = entry_point(tmp_path, "kewp-backup", "kewp_host.backup.cli")
+    all_env = {**env["vars"], **backup_env, "KEWP_HEALTHCHECK_BACKUP_TOOL": str(tool)}
+    for args in (("backup", "--now", "2026-01-01T00:00:00Z"), ("offsite-copy",)):
+        assert run_entry(tool, *args, env=all_env).returncode == 0
+    results = [check(env, **backup_env, KEWP_HEALTHCHECK_BACKUP_TOOL=str(tool)) for _ in range(2)]
+    assert [code for code, _ in results] == [4, 0], "one alert per episode"
+    assert "ALERT: the newest off-site copy (kewp-20260101T000000Z) is" in results[0][1]
+    for args in (("backup",), ("offsite-copy",)):
+        assert run_entry(tool, *args, env=all_env).returncode == 0
+    code, out = check(env, **backup_env, KEWP_HEALTHCHECK_BACKUP_TOOL=str(tool))
+    assert code == 0 and "fresh again" in out

@@ -26,6 +26,7 @@ PLACEHOLDERS = {
     "vault_kewp_host_alert_webhook_url": "group_vars/kewp/vault.yml",
     "vault_kewp_app_admin_password": "group_vars/kewp/vault.yml",
     "vault_kewp_app_secret_key": "group_vars/kewp/vault.yml",
+    "vault_kewp_backup_offsite_password": "group_vars/kewp/vault.yml",
 }
 
 pytestmark = pytest.mark.skipif(not ANSIBLE_PLAYBOOK.exists(), reason="ansible-playbook is not in this virtualenv")
