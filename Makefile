@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # Debian packages the targets need, installed only when missing.
 APT_INSTALL := apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 
-.PHONY: help venv browser oidc-provider restic run seed test lint unit deploy-test e2e deploy vps-up vps-down bench bench-quick clean
+.PHONY: help venv browser oidc-provider restic run seed test lint unit deploy-test deploy-test-more e2e deploy vps-up vps-down bench bench-quick clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -69,6 +69,9 @@ vps-down: ## power off and remove the local VPS
 
 deploy-test: venv browser ## fresh local VPS, site.yml twice (changed=0), testinfra, then the browser test (needs root)
 	$(PYTEST) tests/deploy tests/e2e -q
+
+deploy-test-more: venv browser ## the deploy tests plus the suites make test leaves out (off-site, ACME failure, SSH port)
+	KEWP_MORE_DEPLOY_TESTS=1 $(PYTEST) tests/deploy -q
 
 e2e: venv browser ## the browser test alone, against the local VPS (converged here when it is not up)
 	$(PYTEST) tests/e2e -q

@@ -11,6 +11,9 @@ Environment:
                            fresh VPS converged twice (the converge tests of test_site then skip)
   KEWP_DEPLOY_TAGS=a,b     converge (and check) only these roles' tags, e.g. common,docker while
                            working on them; the tests of the other roles then fail
+  KEWP_MORE_DEPLOY_TESTS=1 also run the suites that converge the VPS again or boot a second one
+                           (MORE_SUITES below; `make deploy-test-more`); `make test` leaves them out
+                           to stay inside CI's time
 
 Ansible output is kept in build/deploy-tests/*.log.
 """
@@ -40,6 +43,12 @@ SSH_CONFIG = VPS_FILES / "ssh_config"
 SSH_KEY = VPS_FILES / "id_ed25519"
 LOG_DIR = REPO / "build" / "deploy-tests"
 REUSE_VPS = os.environ.get("KEWP_REUSE_VPS") == "1"
+
+# Each of these converges the shared VPS again (off-site on and off, a failing ACME server, SSH on
+# another port) or boots a backup VPS: together about 15 min more than `make test` may take.
+MORE_SUITES = ["test_backup_host.py", "test_replicate.py", "test_offsite_restic.py", "test_nginx_acme_failure.py",
+               "test_ssh_port.py"]
+collect_ignore = [] if os.environ.get("KEWP_MORE_DEPLOY_TESTS") == "1" else MORE_SUITES
 
 # Units whose journal a failing test shows; a test module can set JOURNAL_UNITS instead.
 DEFAULT_JOURNAL_UNITS = ("docker", "containerd", "systemd-journald", "systemd-timesyncd")
