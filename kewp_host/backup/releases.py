@@ -9,24 +9,15 @@ rows; together they restore a release completely (docs/operations.md, Backups).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 from pathlib import Path
 
 from kewp_host.backup.common import EXIT_ERROR, TMP_PREFIX, Failure, log
-from kewp_host.files import fsync_dir
+from kewp_host.files import fsync_dir, sha256_file
 
 SUBDIR = "releases"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def mirror(db: Path, backup_dir: Path) -> list[str]:
@@ -45,7 +36,7 @@ def mirror(db: Path, backup_dir: Path) -> list[str]:
         shutil.copytree(release, tmp, copy_function=shutil.copyfile)
         try:
             listed = json.loads((tmp / "release.json").read_text(encoding="utf-8"))["files"]
-            bad = [f["name"] for f in listed if _sha256(tmp / f["name"]) != f["sha256"]]
+            bad = [f["name"] for f in listed if sha256_file(tmp / f["name"]) != f["sha256"]]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             bad = [f"release.json ({exc})"]
         if bad:
