@@ -28,14 +28,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app import db
-from app.services.catalog import load_catalog
+from app.services.catalog import Catalog, load_catalog
 from app.services.embeddings import EmbeddingsError, EmbeddingStore
+from app.services.encoder import Encoder
 from app.services.evaluation import (
     CHOSEN,
     COMPARISONS,
     SIGNALS,
     Evaluator,
     Grid,
+    Report,
     Variant,
     Weights,
     ablation_variants,
@@ -43,7 +45,7 @@ from app.services.evaluation import (
     free_text_variants,
     read_links,
 )
-from app.services.neighbours import ApprovedSuggester, NeighbourConfig
+from app.services.neighbours import ApprovedLink, ApprovedSuggester, NeighbourConfig
 from app.services.suggestions import SuggestConfig
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,6 +72,24 @@ def app_variants(free_text: bool = False) -> list[Variant]:
     return [Variant(BEFORE, frozenset(SIGNALS), before), Variant(APP, frozenset(SIGNALS), after), *chosen]
 
 
+def compare_rows(report: Report, other: EmbeddingStore, catalog: Catalog, links: list[ApprovedLink], *,
+                 args: argparse.Namespace, encoder: Encoder | None) -> list[tuple[str, str]]:
+    """Evaluate the text-only and app-default variants on another store (same links and folds) and
+    add its rows to `report`; returns the (this store, other store) pairs to compare."""
+    text_only = "text only" if args.free_text else "text only (title + description)"
+    mine = [v for v in [*app_variants(args.free_text), *ablation_variants(), *free_text_variants()]
+            if v.name in (APP, text_only)]
+    evaluator = Evaluator(ApprovedSuggester(other, catalog, encoder=encoder), links, folds=args.folds,
+                          seed=args.seed, progress=tqdm_progress, free_text=args.free_text,
+                          grid=Grid(adjacent=(0.0,), same_aop=(0.0,)) if args.free_text else None)
+    rows = evaluator.run(mine, draws=0).rows
+    label = f" [store {other.recipe}]"
+    for row in rows:
+        row.variant = Variant(row.variant.name + label, row.variant.signals, row.variant.fixed, row.variant.where)
+    report.rows += rows
+    return [(v.name, v.name + label) for v in mine]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", default=os.environ.get("KEWP_DATABASE"),
@@ -87,6 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--free-text", action="store_true",
                         help="type each KE's title as free text (for_text's path; loads the model)")
+    parser.add_argument("--compare-store", type=Path,
+                        help="another embeddings store of the same catalogue (e.g. built with another "
+                             "--recipe): its text-only and app-default rows are added, with the paired "
+                             "difference to this store's")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if not args.database or not Path(args.database).is_file():
@@ -112,7 +136,6 @@ def main(argv: list[str] | None = None) -> int:
     encoder = None
     if args.free_text:
         from app.config import default_model_path
-        from app.services.encoder import Encoder
 
         encoder = Encoder.load(os.environ.get("KEWP_MODEL_PATH") or default_model_path())
     evaluator = Evaluator(ApprovedSuggester(store, catalog, encoder=encoder), links, folds=args.folds,
@@ -126,6 +149,13 @@ def main(argv: list[str] | None = None) -> int:
         comparisons = [(CHOSEN, BEFORE), (APP, BEFORE), *COMPARISONS]
     choose = [v for v in variants if v.name == CHOSEN]
     report = evaluator.run(variants, draws=args.choice_draws, choose=choose)
+    if args.compare_store:
+        try:
+            other = EmbeddingStore.load(args.compare_store)
+        except EmbeddingsError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        comparisons = [*comparisons, *compare_rows(report, other, catalog, links, args=args, encoder=encoder)]
     print(format_report(report, draws=args.bootstrap, seed=args.seed, comparisons=comparisons))
     print(f"\n({time.monotonic() - started:.1f}s)")
     return 0 if report.mismatched == 0 else 2

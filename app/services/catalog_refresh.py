@@ -47,7 +47,7 @@ from .encoder import Encoder
 from .ids import id_number
 from .precompute import DEFAULT_REFERENCE_DIR, TEXTS_EXTRA, ProgressFactory, gene_evidence, text_digest
 from .suggestions import Suggester
-from .text_recipes import DEFAULT_RECIPE, RECIPES, count_texts, encode_items
+from .text_recipes import DEFAULT_RECIPE, RECIPES, Item, count_texts, encode_items, item_of
 
 log = logging.getLogger(__name__)
 
@@ -282,27 +282,32 @@ def _old_digests(conn: sqlite3.Connection, store: EmbeddingStore | None) -> dict
     if conn.execute("SELECT count(*) FROM catalog_refreshes").fetchone()[0]:
         log.warning("the store has no text digests and a refresh ran since it was built: every item is embedded")
         return {}
-    return {SET_OF[kind]: {i: text_digest(r["title"], r["description"]) for i, r in current_rows(conn, kind).items()}
+    return {SET_OF[kind]: {i: text_digest(*row_item(kind, r)) for i, r in current_rows(conn, kind).items()}
             for kind in ITEM_KINDS}
 
 
-def _vectors(items: list[tuple[str, str, str | None]], set_name: str, *, old: EmbeddingStore | None,
+def row_item(kind: str, row: Any) -> Item:
+    """The texts a KE or pathway row is embedded from (a KE's event components are in its extra)."""
+    return item_of(key_event_from_row(row) if kind == "key_events" else pathway_from_row(row))
+
+
+def _vectors(items: list[tuple[str, Item]], set_name: str, *, old: EmbeddingStore | None,
              old_digests: dict[str, str], encoder: Encoder, recipe_name: str, batch_size: int,
              progress: ProgressFactory | None) -> tuple[np.ndarray, np.ndarray, int]:
-    """(ids, unit vectors, how many were embedded) for (id, title, description) items."""
+    """(ids, unit vectors, how many were embedded) for (id, texts) items."""
     recipe = RECIPES[recipe_name]
     reusable = old is not None and old.recipe == recipe
     old_set = old.get(set_name) if reusable else None
     out = np.zeros((len(items), encoder.dimension), dtype=np.float32)
     todo: list[int] = []
-    for row, (item_id, title, description) in enumerate(items):
+    for row, (item_id, texts) in enumerate(items):
         vector = old_set.vector(item_id) if old_set is not None else None
-        if vector is not None and old_digests.get(item_id) == text_digest(title, description):
+        if vector is not None and old_digests.get(item_id) == text_digest(*texts):
             out[row] = vector
         else:
             todo.append(row)
     if todo:
-        pairs = [(items[r][1], items[r][2]) for r in todo]
+        pairs = [items[r][1] for r in todo]
         label = f"{set_name.replace('_', ' ')} (new or changed)"
         bar = progress(count_texts(recipe, pairs), label) if progress else None
         try:
@@ -311,7 +316,7 @@ def _vectors(items: list[tuple[str, str, str | None]], set_name: str, *, old: Em
         finally:
             if bar is not None:
                 bar.close()
-    return np.array([i for i, _, _ in items], dtype=str), out, len(todo)
+    return np.array([i for i, _ in items], dtype=str), out, len(todo)
 
 
 # --- the refresh ---------------------------------------------------------------------------------
@@ -367,14 +372,14 @@ def refresh(conn: sqlite3.Connection, release: Release, store_dir: str | Path, e
         sets: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for kind in ITEM_KINDS:
             key = catalog_import.TABLES[kind][0]
-            triples = [(r[key], r["title"], r["description"]) for r in items[kind]]
-            ids, vectors, embedded = _vectors(triples, SET_OF[kind], old=old, old_digests=digests.get(SET_OF[kind], {}),
+            texts = [(r[key], row_item(kind, r)) for r in items[kind]]
+            ids, vectors, embedded = _vectors(texts, SET_OF[kind], old=old, old_digests=digests.get(SET_OF[kind], {}),
                                               encoder=encoder, recipe_name=recipe_name, batch_size=batch_size,
                                               progress=progress)
             sets[SET_OF[kind]] = (ids, vectors)
             report.reembedded += embedded
-            report.reused += len(triples) - embedded
-            report.totals[kind] = len(triples)
+            report.reused += len(texts) - embedded
+            report.totals[kind] = len(texts)
         report.embed_seconds = time.monotonic() - embed_started
         if all(d.empty() for d in diffs.values()) and not kers_changed and report.reembedded == 0:
             report.up_to_date, report.seconds = True, time.monotonic() - started
@@ -384,9 +389,9 @@ def refresh(conn: sqlite3.Connection, release: Release, store_dir: str | Path, e
         catalog = Catalog({r["ke_id"]: key_event_from_row(r) for r in items["key_events"]},
                           {r["wp_id"]: pathway_from_row(r) for r in items["pathways"]}, neighbour_map(ker_pairs))
         reference = Path(reference_dir) if reference_dir else None
-        texts = {SET_OF[kind]: {r[catalog_import.TABLES[kind][0]]: text_digest(r["title"], r["description"])
-                                for r in items[kind]} for kind in ITEM_KINDS}
-        extras = {"genes": gene_evidence(catalog, reference), TEXTS_EXTRA: texts}
+        recorded = {SET_OF[kind]: {r[catalog_import.TABLES[kind][0]]: text_digest(*row_item(kind, r))
+                                   for r in items[kind]} for kind in ITEM_KINDS}
+        extras = {"genes": gene_evidence(catalog, reference), TEXTS_EXTRA: recorded}
         info = {"key_events": report.totals["key_events"], "pathways": report.totals["pathways"],
                 "catalog_version": release.version, "embedded": report.reembedded, "reused": report.reused,
                 "encode_seconds": round(report.embed_seconds, 1), "batch_size": batch_size,

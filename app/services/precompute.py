@@ -35,7 +35,7 @@ from .genes import (
     read_name_rows,
 )
 from .ids import id_number
-from .text_recipes import DEFAULT_RECIPE, RECIPES, clean_text, count_texts, encode_items
+from .text_recipes import DEFAULT_RECIPE, RECIPES, clean_text, count_texts, encode_items, item_of
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +45,11 @@ DEFAULT_REFERENCE_DIR = Path(__file__).resolve().parents[2] / "data" / "seed"
 TEXTS_EXTRA = "texts"
 
 
-def text_digest(title: str, description: str | None) -> str:
-    """A short digest of what an item's vector is made from (its title and description)."""
-    return hashlib.sha256(f"{title}\n{description or ''}".encode()).hexdigest()[:16]
+def text_digest(title: str, description: str | None, components: str = "") -> str:
+    """A short digest of what an item's vector is made from (its title, description and, for a KE,
+    its event components; without components the digest is the one stores before them recorded)."""
+    text = f"{title}\n{description or ''}" + (f"\n{components}" if components else "")
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 class Progress(Protocol):
@@ -141,7 +143,7 @@ def build_store(conn: sqlite3.Connection, encoder: Encoder, output: str | Path, 
     sets: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name, items in ((KE_SET, sorted(catalog.key_events.values(), key=lambda k: id_number(k.ke_id))),
                         (WP_SET, sorted(catalog.pathways.values(), key=lambda p: id_number(p.wp_id)))):
-        pairs = [(item.title, item.description) for item in items]
+        pairs = [item_of(item) for item in items]
         bar = progress(count_texts(recipe, pairs), name.replace("_", " ")) if progress else None
         try:
             vectors = encode_items(encoder, recipe, pairs, batch_size=batch_size,
@@ -154,8 +156,8 @@ def build_store(conn: sqlite3.Connection, encoder: Encoder, output: str | Path, 
     encode_seconds = time.monotonic() - started
     reference = Path(reference_dir) if reference_dir else None
     extras = {"genes": gene_evidence(catalog, reference),
-              TEXTS_EXTRA: {KE_SET: {k.ke_id: text_digest(k.title, k.description) for k in catalog.key_events.values()},
-                            WP_SET: {p.wp_id: text_digest(p.title, p.description) for p in catalog.pathways.values()}}}
+              TEXTS_EXTRA: {KE_SET: {k.ke_id: text_digest(*item_of(k)) for k in catalog.key_events.values()},
+                            WP_SET: {p.wp_id: text_digest(*item_of(p)) for p in catalog.pathways.values()}}}
     info = {"key_events": len(sets[KE_SET][0]), "pathways": len(sets[WP_SET][0]),
             "neighbour_pairs": sum(len(v) for v in catalog.neighbours.values()) // 2,
             "encode_seconds": round(encode_seconds, 1), "batch_size": batch_size,

@@ -13,7 +13,9 @@ Scoring, with few parameters chosen for what they mean rather than fitted per li
 
 ``text`` is the cosine between the KE and pathway vectors; each vector is the normalized
 sum of the embeddings of the title and of the title plus the opening of the description
-(so it equals the mean of the four title/description cross-similarities, up to norms).
+(so it equals the mean of the four title/description cross-similarities, up to norms), and
+for a KE of its event components' object and process names (text_recipes, recipe
+title+description+components).
 ``E`` is the hypergeometric enrichment -log10 p of the overlap between a KE gene set and
 the pathway's genes: one shared gene in a 19-gene pathway gives E = 2.7, in a 300-gene
 pathway E = 1.5, so specific pathways count more. ``IC`` damps broad GO terms. ``H`` is the
@@ -44,7 +46,7 @@ from .catalog import Catalog
 from .embeddings import KE_SET, WP_SET, EmbeddingStore
 from .encoder import Encoder
 from .genes import GeneMatcher, Hypergeometric, information_content
-from .text_recipes import clean_text, encode_items
+from .text_recipes import clean_text, encode_items, item_of
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +196,7 @@ class Suggester:
             if self.encoder is None:
                 raise SuggestionError(f"{ke_id} has no precomputed embedding (imported after the last build) "
                                       "and the model is not loaded; run `flask --app app embeddings build`")
-            vector = encode_items(self.encoder, self.store.recipe, [(ke.title, ke.description)])[0]
+            vector = encode_items(self.encoder, self.store.recipe, [item_of(ke)])[0]
         vector = np.asarray(vector, dtype=np.float32)
         if self.config.neighbour_weight:
             rows = [self.ke.index[n] for n in self.catalog.neighbours.get(ke_id, ()) if n in self.ke.index]
