@@ -60,12 +60,12 @@ def decide(client, proposal_id: int, decision: str, comment: str = ""):
                        data={"comment": comment, "csrf_token": csrf_token(client, "/review")})
 
 
-@pytest.mark.parametrize(("decision", "outcome", "comment"), [
+@pytest.mark.parametrize("case", [
     ("approve", "approved", "Clear evidence, thanks."),
     ("reject", "rejected", "The pathway is about another tissue."),
 ])
-def test_a_decision_is_mailed_to_the_proposer_with_the_comment(make_app, smtp_server, conn, proposer,
-                                                               decision, outcome, comment):
+def test_a_decision_is_mailed_to_the_proposer_with_the_comment(make_app, smtp_server, conn, proposer, case):
+    decision, outcome, comment = case
     inbox, port = smtp_server
     client = admin(mail_site(make_app, port).test_client(), conn)
     proposal_id = propose(conn)
