@@ -32,9 +32,13 @@ browser:
 	@command -v chromium >/dev/null || { $(APT_INSTALL) chromium >/dev/null; }
 
 # The real OpenID Provider the sign-in tests start (tests/oidc_provider: node and its pinned packages).
-oidc-provider:
+# Installed again whenever the lock file changes (the stamp is older than it).
+OIDC_PROVIDER_STAMP := tests/oidc_provider/node_modules/.kewp-installed
+oidc-provider: $(OIDC_PROVIDER_STAMP)
+$(OIDC_PROVIDER_STAMP): tests/oidc_provider/package-lock.json
 	@command -v npm >/dev/null || { $(APT_INSTALL) nodejs npm >/dev/null; }
-	@test -d tests/oidc_provider/node_modules || npm ci --prefix tests/oidc_provider --no-audit --no-fund --silent
+	npm ci --prefix tests/oidc_provider --no-audit --no-fund --silent
+	touch $@
 
 seed: venv ## import the sample catalogue into the development database
 	KEWP_ENV=development KEWP_DATABASE=$(DEV_DB) scripts/seed-dev-db

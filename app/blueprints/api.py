@@ -33,8 +33,8 @@ bp = Blueprint("api", __name__, url_prefix=releases.API_PREFIX)
 JSON_TYPE = "application/json"
 CSV_TYPE = "text/csv"
 WHOLE_NUMBER = re.compile(r"^[0-9]{1,9}$")
-KE_CSV_FIELDS = ("ke_id", "title", "bio_level", "aop_ids", "url")
-WP_CSV_FIELDS = ("wp_id", "title", "organism", "gene_count", "url")
+KE_CSV_FIELDS = ("ke_id", "title", "bio_level", "aop_ids", "withdrawn_at", "url")
+WP_CSV_FIELDS = ("wp_id", "title", "organism", "gene_count", "withdrawn_at", "url")
 MAPPING_CSV_FIELDS = (*exports.MAPPING_FIELDS, "url")
 AOP_CSV_FIELDS = ("aop_id", "title", "ke_count", "approved_ke_count", "pending_ke_count", "unmapped_ke_count",
                   "url")
@@ -135,12 +135,13 @@ def mapping_url(mapping_id: int) -> str:
 
 def ke_summary(row: sqlite3.Row) -> dict[str, Any]:
     return {"ke_id": row["ke_id"], "title": row["title"], "bio_level": row["bio_level"],
-            "aop_ids": json.loads(row["aop_ids"]), "url": ke_url(row["ke_id"])}
+            "aop_ids": json.loads(row["aop_ids"]), "withdrawn_at": row["withdrawn_at"], "url": ke_url(row["ke_id"])}
 
 
 def wp_summary(row: sqlite3.Row) -> dict[str, Any]:
     return {"wp_id": row["wp_id"], "title": row["title"], "organism": row["organism"],
-            "gene_count": len(json.loads(row["genes"])), "url": wp_url(row["wp_id"])}
+            "gene_count": len(json.loads(row["genes"])), "withdrawn_at": row["withdrawn_at"],
+            "url": wp_url(row["wp_id"])}
 
 
 def mapping_record(record: dict[str, Any]) -> dict[str, Any]:
@@ -227,13 +228,23 @@ def engine_unavailable(status: dict[str, Any], what: str, reason: str | None = N
     return jsonify(error={"status": 503, "message": message, "engine": status}), 503
 
 
+def bool_param(name: str) -> bool:
+    """A true/false query parameter (any letter case; absent is false)."""
+    raw = request.args.get(name, "").strip().lower()
+    if raw not in ("", "true", "false"):
+        raise InvalidParameter(name, f"{name}={raw[:40]!r} is not allowed; use true or false")
+    return raw == "true"
+
+
 def search_listing(kind: str, summary: Callable[[sqlite3.Row], dict[str, Any]], csv_fields: Sequence[str],
                    filters: Callable[[], dict[str, str]]) -> Response:
     """A catalogue list: `q`, paging and the Accept header are checked first, then the view's filters."""
     q = text_param("q", openapi.Q_MAX)
     page, per_page = paging()
     as_csv = wants_csv()
-    result = search.search(get_db(), kind, q, page=page, per_page=per_page, filters=filters())
+    include_withdrawn = bool_param("include_withdrawn")
+    result = search.search(get_db(), kind, q, page=page, per_page=per_page, filters=filters(),
+                           include_withdrawn=include_withdrawn)
     return listing([summary(r) for r in result.rows], result.total, page, per_page,
                    csv_fields=csv_fields, as_csv=as_csv)
 
@@ -283,7 +294,7 @@ def openapi_description():
 
 
 @bp.get("/key-events")
-@params("q", "bio_level", *PAGING)
+@params("q", "bio_level", "include_withdrawn", *PAGING)
 def key_events():
     def filters() -> dict[str, str]:
         level = search.bio_level(request.args.get("bio_level"))
@@ -328,7 +339,7 @@ def suggest_text():
 
 
 @bp.get("/pathways")
-@params("q", "organism", *PAGING)
+@params("q", "organism", "include_withdrawn", *PAGING)
 def pathways():
     return search_listing("pathways", wp_summary, WP_CSV_FIELDS,
                           lambda: {"organism": request.args.get("organism", "")})
@@ -430,12 +441,10 @@ def aop_summary(summary: aops.AopSummary) -> dict[str, Any]:
 @bp.get("/aops", endpoint="aops")
 @params("unmapped", *PAGING)
 def aops_list():
-    raw = request.args.get("unmapped", "").strip().lower()
-    if raw not in ("", "true", "false"):
-        raise InvalidParameter("unmapped", f"unmapped={raw[:40]!r} is not allowed; use true or false")
+    unmapped_only = bool_param("unmapped")
     page, per_page = paging()
     as_csv = wants_csv()
-    result = aops.list_aops(get_db(), unmapped_only=raw == "true", page=page, per_page=per_page)
+    result = aops.list_aops(get_db(), unmapped_only=unmapped_only, page=page, per_page=per_page)
     return listing([aop_summary(r) for r in result.rows], result.total, page, per_page,
                    csv_fields=AOP_CSV_FIELDS, as_csv=as_csv)
 

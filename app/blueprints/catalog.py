@@ -19,6 +19,14 @@ bp = Blueprint("catalog", __name__)
 PER_PAGE = 25
 
 
+def show_withdrawn() -> bool:
+    """`?withdrawn=1` lists the items catalogue releases withdrew too (hidden by default)."""
+    raw = request.args.get("withdrawn", "")
+    if raw not in ("", "0", "1"):
+        abort(400, f"withdrawn={raw[:40]!r} is not allowed: use 1 to list withdrawn items too, or leave it out")
+    return raw == "1"
+
+
 @bp.get("/")
 def index():
     return render_template("index.html", counts=catalog.overview_counts(get_db()))
@@ -30,10 +38,12 @@ def key_events():
     level = search.bio_level(request.args.get("level"))
     if level is None:
         abort(400, search.unknown_bio_level("level", request.args["level"]))
+    withdrawn = show_withdrawn()
     result = search.search(get_db(), "key_events", q, page=page_arg(), per_page=PER_PAGE,
-                           filters={"bio_level": level})
+                           filters={"bio_level": level}, include_withdrawn=withdrawn)
     levels = catalog.bio_levels(get_db())
-    return render_template("ke_list.html", result=result, q=q, level=level, levels=levels)
+    return render_template("ke_list.html", result=result, q=q, level=level, levels=levels, withdrawn=withdrawn,
+                           withdrawn_total=catalog.withdrawn_count(get_db(), "key_events"))
 
 
 @bp.get("/ke/<sqlite_int:number>")
@@ -65,8 +75,10 @@ def key_event(number: int):
 @bp.get("/pathways")
 def pathways():
     q = request.args.get("q", "")
-    result = search.search(get_db(), "pathways", q, page=page_arg(), per_page=PER_PAGE)
-    return render_template("pathway_list.html", result=result, q=q)
+    withdrawn = show_withdrawn()
+    result = search.search(get_db(), "pathways", q, page=page_arg(), per_page=PER_PAGE, include_withdrawn=withdrawn)
+    return render_template("pathway_list.html", result=result, q=q, withdrawn=withdrawn,
+                           withdrawn_total=catalog.withdrawn_count(get_db(), "pathways"))
 
 
 @bp.get("/pathways/WP<sqlite_int:number>")

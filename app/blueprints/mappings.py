@@ -18,7 +18,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 
 from ..db import get_db
 from ..engine import get_engine
-from ..services import catalog, confidence
+from ..services import catalog, confidence, mapping_flags
 from ..services import mappings as svc
 from .auth import login_required
 from .filters import confidence_filter, curator_filter, id_filters
@@ -60,7 +60,8 @@ def detail(mapping_id: int):
     pending = svc.pending_for_pair(conn, mapping["ke_id"], mapping["wp_id"]) if signed_in else None
     return render_template("mappings/detail.html", mapping=mapping, deleted=None, questions=confidence.QUESTIONS,
                            history=svc.pair_history(conn, mapping["ke_id"], mapping["wp_id"],
-                                                    include_proposals=signed_in), pending=pending)
+                                                    include_proposals=signed_in), pending=pending,
+                           flag=mapping_flags.open_flag_of(conn, mapping_id))
 
 
 @bp.get("/mappings/mine")

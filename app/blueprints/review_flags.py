@@ -15,6 +15,7 @@ bp = Blueprint("review_flags", __name__)
 @bp.post("/review/flags/<sqlite_int:flag_id>/clear")
 @admin_required
 def clear(flag_id: int):
+    flag_row = get_db().execute("SELECT mapping_id FROM mapping_flags WHERE id = ?", (flag_id,)).fetchone()
     try:
         mapping_flags.clear(get_db(), flag_id, g.user.username, request.form.get("comment", ""))
     except svc.NotFound as exc:
@@ -24,4 +25,7 @@ def clear(flag_id: int):
     except svc.ValidationError as exc:
         abort(400, " ".join(exc.errors.values()))
     flash(f"Cleared re-review flag {flag_id}; the mapping's history records it.", "info")
+    # Back where the admin pressed it: the mapping's page or the review queue (never a URL from the form).
+    if request.form.get("back") == "mapping" and flag_row is not None:
+        return redirect(url_for("mappings.detail", mapping_id=flag_row["mapping_id"]), code=303)
     return redirect(url_for("review.queue"), code=303)

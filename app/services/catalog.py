@@ -20,11 +20,18 @@ _ENDS = {"upstream": ("upstream_ke_id", "downstream_ke_id"),
 
 
 def overview_counts(conn: sqlite3.Connection) -> dict[str, int]:
-    """Key Events, pathways, approved mappings and pending proposals, for the home page."""
-    counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-              for t in ("key_events", "pathways", "mappings")}
+    """Current Key Events and pathways, approved mappings and pending proposals, for the home page."""
+    counts = {t: conn.execute(f"SELECT count(*) FROM {t} WHERE withdrawn_at IS NULL").fetchone()[0]
+              for t in ("key_events", "pathways")}
+    counts["mappings"] = conn.execute("SELECT count(*) FROM mappings").fetchone()[0]
     counts["pending"] = conn.execute("SELECT count(*) FROM proposals WHERE status = 'pending'").fetchone()[0]
     return counts
+
+
+def withdrawn_count(conn: sqlite3.Connection, kind: str) -> int:
+    """How many Key Events or pathways catalogue releases withdrew (kept for the mappings that cite them)."""
+    table = {"key_events": "key_events", "pathways": "pathways"}[kind]
+    return conn.execute(f"SELECT count(*) FROM {table} WHERE withdrawn_at IS NOT NULL").fetchone()[0]
 
 
 def bio_levels(conn: sqlite3.Connection) -> list[str]:

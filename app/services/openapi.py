@@ -63,6 +63,10 @@ def _error(description: str) -> dict[str, Any]:
     return {"description": description, "content": {JSON: {"schema": _ref("Error")}}}
 
 
+INCLUDE_WITHDRAWN = _param(
+    "include_withdrawn", "query", {"type": "string", "enum": ["true", "false"]},
+    "`true`: also the items a catalogue release withdrew (their `withdrawn_at` is set). By default they "
+    "are left out, except an exact id match.")
 PAGING = [
     {"$ref": "#/components/parameters/page"},
     {"$ref": "#/components/parameters/per_page"},
@@ -120,6 +124,7 @@ def _paths() -> dict[str, Any]:
                 _param("bio_level", "query", {"type": "string", "enum": list(BIO_LEVELS)},
                        "Only this biological level (any letter case), e.g. `Cellular`; any other value "
                        "is a 400.", example="Cellular"),
+                INCLUDE_WITHDRAWN,
                 *PAGING,
             ],
             "responses": _list_responses("KeyEventPage", "Key Events"),
@@ -167,6 +172,7 @@ def _paths() -> dict[str, Any]:
                        "Search words, a gene symbol or a WP id.", example="apoptosis"),
                 _param("organism", "query", {"type": "string"}, "Only this organism (exact).",
                        example="Homo sapiens"),
+                INCLUDE_WITHDRAWN,
                 *PAGING,
             ],
             "responses": _list_responses("PathwayPage", "pathways"),
@@ -285,6 +291,8 @@ def _schemas() -> dict[str, Any]:
         "title": _string(),
         "bio_level": _string("Molecular, Cellular, Tissue, Organ, Individual or Population.", nullable=True),
         "aop_ids": {"type": "array", "items": _string(pattern="^AOP [0-9]+$")},
+        "withdrawn_at": _string("When a catalogue release withdrew it; null while it is current.",
+                                format="date-time", nullable=True),
         "url": url,
     }
     wp_summary = {
@@ -292,6 +300,8 @@ def _schemas() -> dict[str, Any]:
         "title": _string(),
         "organism": _string(nullable=True),
         "gene_count": {"type": "integer", "minimum": 0},
+        "withdrawn_at": _string("When a catalogue release withdrew it; null while it is current.",
+                                format="date-time", nullable=True),
         "url": url,
     }
     related = {

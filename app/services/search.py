@@ -40,17 +40,21 @@ SPECS = {
 
 
 def search(conn: sqlite3.Connection, kind: str, text: str = "", *, page: int = 1, per_page: int = 25,
-           filters: dict[str, str] | None = None) -> Page:
+           filters: dict[str, str] | None = None, include_withdrawn: bool = False) -> Page:
+    """One page of a catalogue kind. Items a catalogue release withdrew are left out unless asked for,
+    except an exact id match: someone who types a withdrawn KE's id is looking for it."""
     table, key, fts, weights, id_prefix = SPECS[kind]
     page = max(1, page)
     # Column names come from the code, values are bound: no user text is ever spliced into SQL.
     params = {f"f_{column}": value for column, value in (filters or {}).items() if value}
     where = [f"t.{name[2:]} = :{name}" for name in params]
+    current_only = not include_withdrawn
     text = (text or "").strip()[:MAX_QUERY]
     offset = (page - 1) * per_page
 
     if not text:
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        conditions = where + (["t.withdrawn_at IS NULL"] if current_only else [])
+        clause = f"WHERE {' AND '.join(conditions)}" if conditions else ""
         total = conn.execute(f"SELECT count(*) FROM {table} t {clause}", params).fetchone()[0]
         order = ids.sql_number(f"t.{key}", ids.KE_PREFIX if kind == "key_events" else ids.WP_PREFIX)
         rows = conn.execute(f"SELECT t.* FROM {table} t {clause} ORDER BY {order} LIMIT :limit OFFSET :offset",
@@ -60,7 +64,8 @@ def search(conn: sqlite3.Connection, kind: str, text: str = "", *, page: int = 1
     # 'KE 55', 'ke 55', 'KE-55' and '55' all put KE 55 first.
     exact_id = ids.search_id(id_prefix, text)
     match = fts_query(text)
-    extra = f"AND {' AND '.join(where)}" if where else ""
+    conditions = where + (["(t.withdrawn_at IS NULL OR best.tier = 0)"] if current_only else [])
+    extra = f"AND {' AND '.join(conditions)}" if conditions else ""
     # Rank 0: exact id; 1: FTS hit (ordered by bm25); 2: substring hit the tokenizer missed.
     sql = f"""
         WITH hits AS (

@@ -258,3 +258,18 @@ def test_clearing_a_flag_needs_the_csrf_token(make_app, conn, data_dir, release,
     flag = mapping_flags.open_flags(conn)[0]
     assert client.post(f"/review/flags/{flag.id}/clear", data={}).status_code == 400
     assert mapping_flags.open_flag_of(conn, flag.mapping_id) is not None
+
+
+def test_a_flagged_mapping_says_why_on_its_page_and_an_admin_clears_it_there(make_app, conn, data_dir, release,
+                                                                            real_encoder):
+    _refresh(conn, release, data_dir, real_encoder)
+    flag = mapping_flags.open_flags(conn)[0]
+    client = make_app(EMBEDDINGS_DIR=str(data_dir / "embeddings")).test_client()
+    public = client.get(f"/mappings/{flag.mapping_id}").get_data(as_text=True)
+    assert "Needs re-review" in public and flag.reasons[0] in public and "Clear flag" not in public
+    sign_in(client, conn, "ada", "admin")
+    page = f"/mappings/{flag.mapping_id}"
+    response = client.post(f"/review/flags/{flag.id}/clear",
+                           data={"csrf_token": csrf_token(client, page), "back": "mapping"})
+    assert response.status_code == 303 and response.headers["Location"].endswith(page)
+    assert "Needs re-review" not in client.get(page).get_data(as_text=True)

@@ -15,7 +15,6 @@ import logging
 import multiprocessing
 import os
 import re
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -36,7 +35,7 @@ from app.db import DatabaseBusy
 from app.services import mappings as svc
 from app.services import users
 
-from .helpers import HIGH, PASSWORD, RATIONALE, REPO
+from .helpers import HIGH, PASSWORD, RATIONALE, REPO, free_port
 
 log = logging.getLogger(__name__)
 WRITERS = 16
@@ -279,12 +278,6 @@ def test_sixteen_threads_over_http_lose_nothing_and_never_see_a_lock(make_app, d
     log.info("werkzeug threaded: %d clients, %d mappings over HTTP in %.2fs", WRITERS, WRITERS * 2, seconds)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_sixteen_clients_against_gunicorn_workers_lose_nothing_and_never_see_a_lock(db_path, tmp_path):
     gunicorn = Path(sys.executable).with_name("gunicorn")
     if not gunicorn.exists():
@@ -292,7 +285,7 @@ def test_sixteen_clients_against_gunicorn_workers_lose_nothing_and_never_see_a_l
     conn = db.connect(db_path)
     users.create_user(conn, "ada", "admin", PASSWORD)
     conn.close()
-    port = _free_port()
+    port = free_port()
     # The production settings that matter here (sync workers, preload, several processes), without
     # the repo config's post_fork hook, which imports torch into every worker (seconds each).
     config = tmp_path / "gunicorn.conf.py"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ import pytest
 
 from app.services import openapi
 
-from .helpers import REPO, stop_server
+from .helpers import REPO, free_port, stop_server
 
 
 def _get(url: str) -> tuple[int, str, str]:
@@ -29,9 +28,7 @@ def _get(url: str) -> tuple[int, str, str]:
 
 @pytest.fixture
 def server(db_path: Path, tmp_path: Path):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEWP_")}
     env.update(KEWP_ENV="development", KEWP_DATABASE=str(db_path), KEWP_EMBEDDINGS_DIR=str(tmp_path / "none"),
                KEWP_LOAD_MODEL="false", KEWP_WORKERS="1", KEWP_BIND=f"127.0.0.1:{port}")

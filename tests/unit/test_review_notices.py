@@ -4,7 +4,6 @@ server (aiosmtpd) on 127.0.0.1 receives the messages."""
 from __future__ import annotations
 
 import logging
-import socket
 from collections.abc import Iterator
 from email import message_from_bytes, policy
 
@@ -12,7 +11,7 @@ import pytest
 
 from app.services import users
 
-from .helpers import PASSWORD, count, csrf_token, propose, sign_in
+from .helpers import PASSWORD, count, csrf_token, free_port, propose, sign_in
 
 
 class Inbox:
@@ -27,12 +26,6 @@ class Inbox:
         message = message_from_bytes(envelope.content, policy=policy.default)
         self.messages.append((envelope.rcpt_tos, message))
         return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -67,27 +60,22 @@ def decide(client, proposal_id: int, decision: str, comment: str = ""):
                        data={"comment": comment, "csrf_token": csrf_token(client, "/review")})
 
 
-def test_an_approval_is_mailed_to_the_proposer_with_the_comment(make_app, smtp_server, conn, proposer):
+@pytest.mark.parametrize("case", [
+    ("approve", "approved", "Clear evidence, thanks."),
+    ("reject", "rejected", "The pathway is about another tissue."),
+])
+def test_a_decision_is_mailed_to_the_proposer_with_the_comment(make_app, smtp_server, conn, proposer, case):
+    decision, outcome, comment = case
     inbox, port = smtp_server
     client = admin(mail_site(make_app, port).test_client(), conn)
     proposal_id = propose(conn)
-    assert decide(client, proposal_id, "approve", "Clear evidence, thanks.").status_code == 303
+    assert decide(client, proposal_id, decision, comment).status_code == 303
     ((recipients, message),) = inbox.messages
     assert recipients == ["cora@example.org"] and message["From"] == "kewp@example.org"
-    assert message["Subject"] == f"kewp: your proposal {proposal_id} (KE 55 → WP254) was approved"
+    assert message["Subject"] == f"kewp: your proposal {proposal_id} (KE 55 → WP254) was {outcome}"
     body = message.get_content()
-    assert "approved by ada" in body and "Clear evidence, thanks." in body
+    assert f"{outcome} by ada" in body and comment in body
     assert f"http://127.0.0.1:8000/mappings/proposals/{proposal_id}" in body
-
-
-def test_a_rejection_is_mailed_with_its_reason(make_app, smtp_server, conn, proposer):
-    inbox, port = smtp_server
-    client = admin(mail_site(make_app, port).test_client(), conn)
-    proposal_id = propose(conn)
-    assert decide(client, proposal_id, "reject", "The pathway is about another tissue.").status_code == 303
-    ((_, message),) = inbox.messages
-    assert message["Subject"].endswith("was rejected")
-    assert "The pathway is about another tissue." in message.get_content()
 
 
 def test_a_bulk_decision_mails_each_proposal_over_one_connection(make_app, smtp_server, conn, proposer):
