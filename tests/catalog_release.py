@@ -22,7 +22,7 @@ class Edits:
     # new id -> id of a shipped item whose text it copies (so it has sensible suggestions)
     add: dict[str, str] = field(default_factory=dict)
     retitle: dict[str, str] = field(default_factory=dict)      # id -> new title (past the threshold)
-    redescribe: list[str] = field(default_factory=list)        # ids whose description gains a sentence
+    redescribe: list[str] = field(default_factory=list)        # ids whose description gains a first sentence
     halve_genes: list[str] = field(default_factory=list)       # pathway ids that lose every other gene
     withdraw: list[str] = field(default_factory=list)
 
@@ -66,7 +66,8 @@ def make_release(out: Path, edits: Edits, *, version: str, seed: Path = SEED) ->
             if item in edits.retitle:
                 row["title"] = edits.retitle[item]
             if item in edits.redescribe:
-                row["description"] = f"{row.get('description') or ''} Revised in release {version}.".strip()
+                # at the start: the embedded texts read a description's opening only
+                row["description"] = f"Revised in release {version}. {row.get('description') or ''}".strip()
             if item in edits.halve_genes:
                 row["genes"] = sorted(row.get("genes") or [])[::2]
             kept.append(row)

@@ -85,7 +85,8 @@ def test_only_new_or_changed_items_are_embedded(conn, data_dir, release, real_en
     # KE 90001, WP90001 new; KE 887 (description), WP3915 (title) changed; WP2879 changed genes only.
     assert report.reembedded == 4
     assert np.array_equal(after.get(KE_SET).vector("KE 55"), before.get(KE_SET).vector("KE 55"))
-    assert not np.array_equal(after.get(KE_SET).vector("KE 887"), before.get(KE_SET).vector("KE 887"))
+    # re-embedded from its new text (not just batch-to-batch float noise)
+    assert not np.allclose(after.get(KE_SET).vector("KE 887"), before.get(KE_SET).vector("KE 887"), atol=1e-3)
     assert after.get(KE_SET).vector("KE 1393") is None and after.get(WP_SET).vector("WP4324") is None
     assert after.manifest["info"]["catalog_version"] == "2026-12"
 

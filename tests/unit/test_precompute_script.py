@@ -32,7 +32,7 @@ def test_precompute_writes_a_store_with_the_given_model(small_db: Path, tiny_mod
     assert code == 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["dimension"] == 64 and manifest["info"]["batch_size"] == 16
-    assert manifest["recipe"] == {"name": "title+description", "version": 1}
+    assert manifest["recipe"] == {"name": "title+description+components", "version": 1}  # the default
     assert f"wrote {out}" in capsys.readouterr().out
 
 
