@@ -57,6 +57,15 @@ def live_colour() -> str:
     return colour if colour in ("blue", "green") else "blue"
 
 
+def live_state() -> dict[str, str]:
+    """live.env as a dict (KEWP_COLOUR, KEWP_HOST_PORT); empty before the first switch."""
+    try:
+        text = (STATE_DIR / "live.env").read_text(encoding="utf-8")
+    except OSError:
+        return {}
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line and not line.startswith("#"))
+
+
 def write_atomically(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")

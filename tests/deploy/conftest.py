@@ -65,6 +65,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "deploy: converges and checks the local VPS (slow; needs root)")
 
 
+def live_port(host: Host) -> int:
+    """The loopback port of the colour that serves (blue/green, kewp-release's live.env); 8000 before any switch."""
+    got = host.run("sed -n 's/^KEWP_HOST_PORT=//p' /var/lib/kewp-release/live.env 2>/dev/null")
+    return int(got.stdout.strip() or 8000)
+
+
 @dataclass
 class PlaybookRun:
     """One ansible-playbook run: its command, exit code, output and PLAY RECAP counts."""
