@@ -50,5 +50,6 @@ def test_the_old_version_keeps_writing_after_the_new_one_adds_a_column(
     # ...and the new version reads what the old one wrote.
     new_client = new_app.test_client()
     sign_in(new_client, conn, "nell", "curator")
-    listing = new_client.get("/mappings/proposals/%d" % conn.execute("SELECT max(id) FROM proposals").fetchone()[0])
+    newest = conn.execute("SELECT max(id) FROM proposals").fetchone()[0]
+    listing = new_client.get(f"/mappings/proposals/{newest}")
     assert listing.status_code == 200
