@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 
@@ -39,7 +40,7 @@ def under_load(host: Host, deployment, *deploy_args: str, label: str) -> dict:
         assert made.rc == 0, made.stderr
         accounts.append((name, password))
     kes = sql(host, "SELECT ke_id FROM key_events WHERE ke_id NOT IN (SELECT ke_id FROM proposals) "
-                    "ORDER BY ke_id LIMIT 400").splitlines()
+                    "AND ke_id NOT IN (SELECT ke_id FROM mappings) ORDER BY ke_id LIMIT 400").splitlines()
     pairs: Iterator[tuple[str, str]] = ((ke, wp) for wp in PAIRS_WPS for ke in kes)
     writers = [Curator(base, name, password, follow) for (name, password), follow
                in zip(accounts, (True, False), strict=True)]
@@ -49,10 +50,21 @@ def under_load(host: Host, deployment, *deploy_args: str, label: str) -> dict:
     tag = secrets.token_hex(4)
     before = {"image": current_image(host), "colour": live_colour(host),
               "pid": host.check_output("systemctl show -p MainPID --value kewp.service")}
-    with Readers(readers) as reading, Storm(writers, pairs, tag) as storm:
-        time.sleep(3)
-        run = run_deploy(*deploy_args, label=label)
-        time.sleep(3)
+    # The writers' posts are bounded (Storm): they start when the candidate container does, so they
+    # cover the switch (or the failed candidate's whole life), not the image build before it.
+    result: dict = {}
+    deploying = threading.Thread(target=lambda: result.update(run=run_deploy(*deploy_args, label=label)))
+    with Readers(readers) as reading:
+        deploying.start()
+        deadline = time.monotonic() + 900
+        while deploying.is_alive() and time.monotonic() < deadline:
+            if host.run("docker container inspect kewp-candidate").rc == 0:
+                break
+            time.sleep(1)
+        with Storm(writers, pairs, tag) as storm:
+            deploying.join(timeout=900)
+            time.sleep(3)
+    run = result["run"]
     acknowledged = storm.acknowledged()
     stored = set(sql(host, f"SELECT rationale FROM proposals WHERE rationale LIKE 'Fault test {tag} #%'")
                  .splitlines())
