@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kewp_host import catalog, docker, paths, readiness, replication, systemd
+from kewp_host import catalog, docker, paths, readiness, release, replication, systemd
 from kewp_host.backup import alert
 from kewp_host.backup.common import Failure
 from kewp_host.commands import run_tolerant as run
@@ -223,6 +223,7 @@ def container_part(cfg: dict[str, str], rep: Report, unit_props: dict[str, str])
 
 def ready_part(cfg: dict[str, str], rep: Report, unit_props: dict[str, str]) -> None:
     env = dict(item.split("=", 1) for item in unit_props.get("Environment", "").split() if "=" in item)
+    env.update(release.live_state())  # blue/green: the port of the colour that serves
     url = f"http://127.0.0.1:{env.get('KEWP_HOST_PORT', '8000')}/readyz"
     started = time.monotonic()
     status, body, error = readiness.fetch(url, float(cfg["KEWP_ONCALL_READY_TIMEOUT"]))

@@ -95,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         status, body = probe(args.url, timeout=5.0)
         if status == 200:
             line = "ready: " + describe(args.container, args.cidfile, time.monotonic() - start)
+            if os.environ.get("KEWP_BLUE_PORT"):  # kewp.service: the colour that serves (kewp-release)
+                line += f", colour {os.environ.get('KEWP_COLOUR', 'blue')} (127.0.0.1:{port})"
             log(line)
             notify(line)
             return 0

@@ -24,7 +24,7 @@ import requests
 import urllib3
 from testinfra.host import Host
 
-from .conftest import summary_lines
+from .conftest import live_port, summary_lines
 
 pytestmark = pytest.mark.deploy
 
@@ -161,7 +161,7 @@ class Site:
 
 
 def readyz(host: Host) -> tuple[int, str]:
-    out = host.run("curl -s -o /dev/stderr -w '%{http_code}' --max-time 5 http://127.0.0.1:8000/readyz")
+    out = host.run(f"curl -s -o /dev/stderr -w '%{{http_code}}' --max-time 5 http://127.0.0.1:{live_port(host)}/readyz")
     return int(out.stdout or 0), out.stderr
 
 
@@ -311,7 +311,7 @@ def test_the_apps_response_headers_fit_in_half_of_nginxs_proxy_buffer(site: Site
         curator.post(*next(site.pairs), f"Fault test headers-{tag()} #{n}: apoptosis evidence in PMID 12345.")
     assert set(curator.tally.statuses) == {303}, curator.tally.statuses
     cookie = "; ".join(f"{k}={v}" for k, v in curator.session.cookies.items())
-    out = site.host.check_output(f"curl -s -o /dev/null -D - -H 'Cookie: {cookie}' http://127.0.0.1:8000/mappings/mine")
+    out = site.host.check_output(f"curl -s -o /dev/null -D - -H 'Cookie: {cookie}' http://127.0.0.1:{live_port(site.host)}/mappings/mine")
     size = len(out.encode())
     conf = site.host.file("/etc/nginx/sites-available/kewp.conf").content_string
     buffer = re.search(r"proxy_buffer_size (\d+)k;", conf)
