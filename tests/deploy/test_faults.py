@@ -222,10 +222,16 @@ def unproposed_pairs(host: Host) -> Iterator[tuple[str, str]]:
 
 
 def signed_in_curators(base: str, accounts: list[tuple[str, str]], count: int) -> list[Curator]:
-    """`count` signed-in curators over the accounts, alternately browser-like and script."""
+    """`count` curators over the accounts, alternately browser-like and script: one sign-in per
+    account (nginx limits sign-ins per address), the other clients share that account's session."""
     curators = [Curator(base, *accounts[n % len(accounts)], follow=n % 2 == 0) for n in range(count)]
-    for curator in curators:
-        curator.sign_in()
+    for n, curator in enumerate(curators):
+        if n < len(accounts):
+            curator.sign_in()
+        else:
+            first = curators[n % len(accounts)]
+            curator.session.cookies.update(first.session.cookies)
+            curator.token = first.token
     return curators
 
 
