@@ -48,7 +48,7 @@ REUSE_VPS = os.environ.get("KEWP_REUSE_VPS") == "1"
 # another port) or boots a backup VPS, or deploys new versions under load (blue/green): together about
 # 20 min more than `make test` may take.
 MORE_SUITES = ["test_backup_host.py", "test_replicate.py", "test_offsite_restic.py", "test_nginx_acme_failure.py",
-               "test_ssh_port.py", "test_bluegreen.py"]
+               "test_disaster_recovery.py", "test_ssh_port.py", "test_bluegreen.py"]
 collect_ignore = [] if os.environ.get("KEWP_MORE_DEPLOY_TESTS") == "1" else MORE_SUITES
 
 # Units whose journal a failing test shows; a test module can set JOURNAL_UNITS instead.
@@ -105,14 +105,17 @@ class PlaybookRun:
         return "\n".join(self.output.splitlines()[-lines:])
 
 
-def run_playbook(*extra: str, label: str) -> PlaybookRun:
-    """Run playbooks/site.yml against the local VPS with extra arguments; never raises."""
-    args = [str(ANSIBLE_PLAYBOOK), "-i", str(INVENTORY), str(SITE_PLAYBOOK), *extra]
+def run_playbook(*extra: str, label: str, playbook: Path = SITE_PLAYBOOK,
+                 env: dict[str, str] | None = None) -> PlaybookRun:
+    """Run a playbook (site.yml) against the local VPS with extra arguments and environment
+    (env: e.g. another KEWP_VPS_SUBNET for another app VPS); never raises."""
+    args = [str(ANSIBLE_PLAYBOOK), "-i", str(INVENTORY), str(playbook), *extra]
     tags = os.environ.get("KEWP_DEPLOY_TAGS", "").strip()
     if tags and "--tags" not in extra:
         args += ["--tags", tags]
     env = {
         **os.environ,
+        **(env or {}),
         "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_FORCE_COLOR": "0",
