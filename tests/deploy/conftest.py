@@ -204,6 +204,19 @@ def deployment(request: pytest.FixtureRequest, vps_address: str) -> Deployment:
     return Deployment(vps_address, first, second, dict(_timings))
 
 
+def settled(host: Host, unit: str, timeout: float = 180) -> dict[str, str]:
+    """The unit's properties once its run (started by OnSuccess= or by hand) is over: no start job
+    queued for it and not active(ating)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        out = host.check_output(f"systemctl show {unit} -p ActiveState -p Result -p ExecMainStatus")
+        props = dict(line.split("=", 1) for line in out.splitlines())
+        queued = host.check_output(f"systemctl list-jobs --no-legend {unit} || true")
+        if (props["ActiveState"] in ("inactive", "failed") and not queued) or time.monotonic() > deadline:
+            return props
+        time.sleep(1)
+
+
 @pytest.fixture(scope="session")
 def site_playbook(vps_address: str) -> Callable[..., PlaybookRun]:
     """Run playbooks/site.yml on the local VPS with extra arguments: site_playbook(*args, label=...)."""

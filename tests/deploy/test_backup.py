@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from testinfra.host import Host
 
-from .conftest import REUSE_VPS, Deployment, live_port
+from .conftest import REUSE_VPS, Deployment, live_port, settled
 
 pytestmark = pytest.mark.deploy
 
@@ -247,6 +247,8 @@ def test_a_backup_under_continuous_writes_loses_none_and_holds_every_earlier_row
 
 def test_a_full_disk_fails_the_unit_fires_the_alert_and_keeps_everything(host: Host, app_db: str) -> None:
     sh(host, "systemctl start kewp-backup.service")
+    # Its OnSuccess= off-site copy must be over before the small disk is mounted, or it writes there.
+    settled(host, "kewp-offsite.service")
     earlier = newest_backup(host)
     # Rows that exist now must all be there afterwards (the app may add rows meanwhile).
     rows_before = sql(host, "SELECT count(*), max(rowid) FROM key_events; SELECT count(*), max(rowid) FROM mappings;")

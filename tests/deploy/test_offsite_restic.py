@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 from testinfra.host import Host
 
-from .conftest import REUSE_VPS, Deployment, run_playbook
+from .conftest import REUSE_VPS, Deployment, run_playbook, settled
 from .offsite import BACKUP_ADDRESS, backup_root_ssh, backup_vps, converge_backup_host
 
 pytestmark = pytest.mark.deploy
@@ -79,21 +79,9 @@ def offsite(backup_host_vps: float, host: Host, deployment: Deployment) -> Itera
           + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
 
 
-def settled(host: Host, unit: str, timeout: float = 180) -> dict[str, str]:
-    """The unit's properties once its run (started by OnSuccess= or by hand) is over."""
-    deadline = time.monotonic() + timeout
-    while True:
-        out = host.check_output(f"systemctl show {unit} -p ActiveState -p Result -p ExecMainStatus")
-        props = dict(line.split("=", 1) for line in out.splitlines())
-        if props["ActiveState"] in ("inactive", "failed") or time.monotonic() > deadline:
-            return props
-        time.sleep(1)
-
-
 def take_backup_and_copy(host: Host) -> dict[str, str]:
     host.run_expect([0], "systemctl reset-failed kewp-offsite.service || true")
     host.run_expect([0], "systemctl start kewp-backup.service")
-    time.sleep(1)   # OnSuccess= queues kewp-offsite.service after kewp-backup's run
     return settled(host, "kewp-offsite.service")
 
 
