@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kewp_host import catalog, docker, paths, readiness, release, replication, systemd
+from kewp_host import catalog, docker, paths, readiness, replication, systemd
 from kewp_host.backup import alert
 from kewp_host.backup.common import Failure
 from kewp_host.commands import run_tolerant as run
@@ -221,10 +221,8 @@ def container_part(cfg: dict[str, str], rep: Report, unit_props: dict[str, str])
     return [env.get("KEWP_WORKERS", "")], info
 
 
-def ready_part(cfg: dict[str, str], rep: Report, unit_props: dict[str, str]) -> None:
-    env = dict(item.split("=", 1) for item in unit_props.get("Environment", "").split() if "=" in item)
-    env.update(release.live_state())  # blue/green: the port of the colour that serves
-    url = f"http://127.0.0.1:{env.get('KEWP_HOST_PORT', '8000')}/readyz"
+def ready_part(cfg: dict[str, str], rep: Report) -> None:
+    url = readiness.live_url()
     started = time.monotonic()
     status, body, error = readiness.fetch(url, float(cfg["KEWP_ONCALL_READY_TIMEOUT"]))
     took = time.monotonic() - started
@@ -440,7 +438,7 @@ def cmd_status(cfg: dict[str, str], _args: argparse.Namespace) -> int:
     rep = Report()
     unit_props = service_part(cfg, rep)
     configured, info = container_part(cfg, rep, unit_props)
-    ready_part(cfg, rep, unit_props)
+    ready_part(cfg, rep)
     health_part(cfg, rep)
     workers_part(cfg, rep, configured, (info.get("State") or {}).get("Status") == "running")
     database_part(cfg, rep)

@@ -29,9 +29,10 @@ import sys
 import time
 from pathlib import Path
 
-from kewp_host import docker, systemd, wait_ready
+from kewp_host import docker, readiness, systemd, wait_ready
+from kewp_host.files import write_atomic
 
-STATE_DIR = Path(os.environ.get("KEWP_RELEASE_STATE_DIR", "/var/lib/kewp-release"))
+STATE_DIR = readiness.release_state_dir()
 LIVE = "kewp"
 CANDIDATE = "kewp-candidate"
 DRAINING = "kewp-draining"
@@ -55,22 +56,6 @@ def colours() -> dict[str, str]:
 def live_colour() -> str:
     colour = os.environ.get("KEWP_COLOUR", "blue")
     return colour if colour in ("blue", "green") else "blue"
-
-
-def live_state() -> dict[str, str]:
-    """live.env as a dict (KEWP_COLOUR, KEWP_HOST_PORT); empty before the first switch."""
-    try:
-        text = (STATE_DIR / "live.env").read_text(encoding="utf-8")
-    except OSError:
-        return {}
-    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line and not line.startswith("#"))
-
-
-def write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 
 
 def docker_run_argv(name: str, port: str, cidfile: Path, cpu_shares: str | None = None) -> list[str]:
@@ -136,7 +121,7 @@ def nginx_switch(port: str) -> str | None:
     Returns None when done, else why not (the previous include is then back in place)."""
     path = STATE_DIR / "nginx-upstream.conf"
     before = path.read_text(encoding="utf-8") if path.exists() else None
-    write_atomically(path, f"# written by kewp-release: the colour that serves (live.env)\n"
+    write_atomic(path, f"# written by kewp-release: the colour that serves (live.env)\n"
                            f"server 127.0.0.1:{port};\n")
     # nginx -t opens nginx's logs, which this unit's sandbox keeps read-only: run it outside.
     # -T: test, and print the files read, to be sure nginx's site really includes this one.
@@ -149,12 +134,12 @@ def nginx_switch(port: str) -> str | None:
         problem = f"nginx's configuration does not include {path} (converge the nginx role: site.yml --tags nginx)"
     if problem:
         if before is not None:
-            write_atomically(path, before)
+            write_atomic(path, before)
         return problem
     reload = subprocess.run(["systemctl", "reload", "nginx.service"], capture_output=True, text=True, check=False)
     if reload.returncode != 0:
         if before is not None:
-            write_atomically(path, before)
+            write_atomic(path, before)
         return f"systemctl reload nginx failed: {reload.stderr.strip()[-500:]}"
     return None
 
@@ -172,7 +157,7 @@ def nginx_old_workers_gone(timeout: float) -> None:
 
 
 def record(line: str) -> None:
-    write_atomically(STATE_DIR / "last-release", time.strftime("%Y-%m-%d %H:%M:%S UTC ", time.gmtime()) + line + "\n")
+    write_atomic(STATE_DIR / "last-release", time.strftime("%Y-%m-%d %H:%M:%S UTC ", time.gmtime()) + line + "\n")
 
 
 def notify(**fields: str) -> None:
@@ -223,7 +208,7 @@ def reload() -> int:
     docker.docker("rename", LIVE, DRAINING)
     docker.docker("rename", CANDIDATE, LIVE)
     os.replace(cidfile, RUN_DIR / "kewp.cid")
-    write_atomically(STATE_DIR / "live.env", f"KEWP_COLOUR={new}\nKEWP_HOST_PORT={ports[new]}\n")
+    write_atomic(STATE_DIR / "live.env", f"KEWP_COLOUR={new}\nKEWP_HOST_PORT={ports[new]}\n")
     notify(MAINPID=str(candidate.pid), STATUS=wait_ready_line(new))
     log(f"nginx sends to {new} ({image}, {said}); draining {old} ({old_image}) for up to {DRAIN_SECONDS} s")
     nginx_old_workers_gone(NGINX_SETTLE_SECONDS)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kewp_host import release
+from kewp_host import readiness, release
 
 UNIT_ENV = {"KEWP_IMAGE": "kewp:1-abc", "KEWP_MEMORY_LIMIT": "3g", "KEWP_PIDS_LIMIT": "512", "KEWP_UID": "10001",
             "KEWP_GID": "10001", "KEWP_DATA_DIR": "/var/lib/kewp", "KEWP_ENV_FILE": "/etc/kewp/kewp.env",
@@ -40,10 +40,14 @@ def test_a_candidate_starts_with_low_cpu_weight_on_the_other_port(unit_env: None
 
 def test_the_live_colour_defaults_to_blue_and_reads_the_state(unit_env: None, tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(release, "STATE_DIR", tmp_path)
-    assert release.live_colour() == "blue" and release.live_state() == {}
+    monkeypatch.setenv("KEWP_RELEASE_STATE_DIR", str(tmp_path))
+    monkeypatch.delenv("KEWP_HOST_PORT", raising=False)
+    assert release.live_colour() == "blue" and readiness.live_state() == {}
+    assert readiness.live_url() == "http://127.0.0.1:8000/readyz"
     assert release.colours() == {"blue": "8000", "green": "8001"}
-    release.write_atomically(tmp_path / "live.env", "KEWP_COLOUR=green\nKEWP_HOST_PORT=8001\n")
-    assert release.live_state() == {"KEWP_COLOUR": "green", "KEWP_HOST_PORT": "8001"}
+    (tmp_path / "live.env").write_text("KEWP_COLOUR=green\nKEWP_HOST_PORT=8001\n")
+    assert readiness.live_state() == {"KEWP_COLOUR": "green", "KEWP_HOST_PORT": "8001"}
+    # wait-ready, the health check and kewpctl all ask the colour that serves
+    assert readiness.live_url() == "http://127.0.0.1:8001/readyz"
     monkeypatch.setenv("KEWP_COLOUR", "purple")
     assert release.live_colour() == "blue"  # anything else than the two colours is blue
