@@ -1,6 +1,8 @@
 """playbooks/preflight.yml (the first play of site.yml) on copies of inventory/production.example:
 it refuses every value still holding the placeholder, naming each with its file, and an
-inventory without an alert channel unless it says so; inventory/local passes. No host is
+inventory without an alert channel unless it says so; inventory/local passes. An encrypted vault
+without its password, or with the wrong one, fails naming the file and the flag
+(plugins/vars/kewp_vault_check.py). No host is
 contacted (the checks run on the control node)."""
 
 from __future__ import annotations
@@ -32,10 +34,11 @@ PLACEHOLDERS = {
 pytestmark = pytest.mark.skipif(not ANSIBLE_PLAYBOOK.exists(), reason="ansible-playbook is not in this virtualenv")
 
 
-def preflight(inventory: Path) -> subprocess.CompletedProcess[str]:
+def preflight(inventory: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
            "ANSIBLE_FORCE_COLOR": "0"}
-    return subprocess.run([str(ANSIBLE_PLAYBOOK), "-i", str(inventory), str(REPO / "playbooks" / "preflight.yml")],
+    return subprocess.run([str(ANSIBLE_PLAYBOOK), "-i", str(inventory), *extra,
+                           str(REPO / "playbooks" / "preflight.yml")],
                           cwd=REPO, env=env, capture_output=True, text=True, check=False, timeout=120)
 
 
@@ -91,3 +94,46 @@ def test_no_alert_channel_is_refused_unless_it_is_stated(production: Path) -> No
 def test_the_local_inventory_passes() -> None:
     result = preflight(REPO / "inventory" / "local")
     assert result.returncode == 0, result.stdout
+
+
+ANSIBLE_VAULT = ANSIBLE_PLAYBOOK.parent / "ansible-vault"
+
+
+def encrypt(inventory: Path, password_file: Path, password: str) -> Path:
+    """The README's step 3: a 0600 password file, then the vault encrypted with it."""
+    password_file.write_text(password + "\n")
+    password_file.chmod(0o600)
+    vault = inventory / "group_vars/kewp/vault.yml"
+    subprocess.run([str(ANSIBLE_VAULT), "encrypt", "--vault-password-file", str(password_file), str(vault)],
+                   cwd=REPO, check=True, capture_output=True, timeout=60)
+    return vault
+
+
+def test_an_encrypted_vault_without_a_password_names_the_file_and_the_flag(production: Path, tmp_path: Path) -> None:
+    fill_in(production)
+    vault = encrypt(production, tmp_path / "vault-pass", "correct horse")
+    result = preflight(production)
+    assert result.returncode != 0
+    message = " ".join((result.stdout + result.stderr).split())
+    assert f"{vault} is encrypted with ansible-vault, and no vault password was given: add " \
+           "--vault-password-file ~/.kewp-vault-pass" in message
+
+
+def test_the_wrong_vault_password_names_the_file_and_how_to_test_one(production: Path, tmp_path: Path) -> None:
+    fill_in(production)
+    vault = encrypt(production, tmp_path / "vault-pass", "correct horse")
+    wrong = tmp_path / "other-pass"
+    wrong.write_text("battery staple\n")
+    result = preflight(production, "--vault-password-file", str(wrong))
+    assert result.returncode != 0
+    message = " ".join((result.stdout + result.stderr).split())
+    assert f"the vault password given does not open {vault}" in message
+    assert f"ansible-vault view --vault-password-file ~/.kewp-vault-pass {vault}" in message
+
+
+def test_the_right_vault_password_opens_it(production: Path, tmp_path: Path) -> None:
+    fill_in(production)
+    password_file = tmp_path / "vault-pass"
+    encrypt(production, password_file, "correct horse")
+    result = preflight(production, "--vault-password-file", str(password_file))
+    assert result.returncode == 0, result.stdout + result.stderr
