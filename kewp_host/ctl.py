@@ -221,9 +221,8 @@ def container_part(cfg: dict[str, str], rep: Report, unit_props: dict[str, str])
     return [env.get("KEWP_WORKERS", "")], info
 
 
-def ready_part(cfg: dict[str, str], rep: Report, unit_props: dict[str, str]) -> None:
-    env = dict(item.split("=", 1) for item in unit_props.get("Environment", "").split() if "=" in item)
-    url = f"http://127.0.0.1:{env.get('KEWP_HOST_PORT', '8000')}/readyz"
+def ready_part(cfg: dict[str, str], rep: Report) -> None:
+    url = readiness.live_url()
     started = time.monotonic()
     status, body, error = readiness.fetch(url, float(cfg["KEWP_ONCALL_READY_TIMEOUT"]))
     took = time.monotonic() - started
@@ -439,7 +438,7 @@ def cmd_status(cfg: dict[str, str], _args: argparse.Namespace) -> int:
     rep = Report()
     unit_props = service_part(cfg, rep)
     configured, info = container_part(cfg, rep, unit_props)
-    ready_part(cfg, rep, unit_props)
+    ready_part(cfg, rep)
     health_part(cfg, rep)
     workers_part(cfg, rep, configured, (info.get("State") or {}).get("Status") == "running")
     database_part(cfg, rep)

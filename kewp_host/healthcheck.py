@@ -9,7 +9,7 @@ One run = one check:
      the path users take; nginx answers /readyz to local callers only). 200 with
      {"ready": true} is healthy. A ready app that says {"writable": false} (its disk is full)
      is alerted once and never restarted: a restart would not free any space.
-  2. On a failure, the app is also asked directly (127.0.0.1:8000/readyz) so the journal says
+  2. On a failure, the app is also asked directly (the serving colour's loopback port) so the journal says
      which side failed. A ready app behind a failing nginx is reported, never restarted
      (a restart would not help and only adds downtime).
   3. After KEWP_HEALTHCHECK_FAILURES consecutive failures the app's unit is restarted once,
@@ -33,7 +33,7 @@ Settings (environment; the unit reads /etc/default/kewp-healthcheck, written by 
   KEWP_HEALTHCHECK_URL          probe URL via nginx          (https://127.0.0.1/readyz)
   KEWP_HEALTHCHECK_HOST         SNI and Host header; empty = "localhost"
   KEWP_HEALTHCHECK_TLS_VERIFY   1 = verify the certificate against the system CAs (0)
-  KEWP_HEALTHCHECK_DIRECT_URL   the app without nginx        (http://127.0.0.1:8000/readyz)
+  KEWP_HEALTHCHECK_DIRECT_URL   the app without nginx        (the serving colour's /readyz)
   KEWP_HEALTHCHECK_TIMEOUT      seconds per probe            (10)
   KEWP_HEALTHCHECK_FAILURES     consecutive failures before a restart (3)
   KEWP_HEALTHCHECK_MAX_RESTARTS restarts within the window before giving up (3)
@@ -221,7 +221,7 @@ class Settings:
             url=setting("URL", "https://127.0.0.1/readyz"),
             name=setting("HOST", "localhost"),
             verify=setting("TLS_VERIFY", "0").lower() in ("1", "true", "yes"),
-            direct_url=setting("DIRECT_URL", "http://127.0.0.1:8000/readyz"),
+            direct_url=setting("DIRECT_URL", readiness.live_url()),
             timeout=number("TIMEOUT", 10, 1),
             threshold=number("FAILURES", 3, 1),
             max_restarts=number("MAX_RESTARTS", 3),

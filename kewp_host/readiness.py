@@ -3,10 +3,33 @@
 from __future__ import annotations
 
 import json
+import os
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+
+def release_state_dir() -> Path:
+    """kewp-release's state (kewp.service's StateDirectory=): live.env names the colour that serves."""
+    return Path(os.environ.get("KEWP_RELEASE_STATE_DIR", "/var/lib/kewp-release"))
+
+
+def live_state() -> dict[str, str]:
+    """live.env as a dict (KEWP_COLOUR, KEWP_HOST_PORT); empty before the first release."""
+    try:
+        text = (release_state_dir() / "live.env").read_text(encoding="utf-8")
+    except OSError:
+        return {}
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line and not line.startswith("#"))
+
+
+def live_url(path: str = "/readyz") -> str:
+    """The app on the loopback port of the colour that serves: live.env, else $KEWP_HOST_PORT
+    (the unit's environment), else blue's 8000. Blue/green alternates it on every release."""
+    port = live_state().get("KEWP_HOST_PORT") or os.environ.get("KEWP_HOST_PORT") or "8000"
+    return f"http://127.0.0.1:{port}{path}"
 
 
 def fetch(url: str, timeout: float, limit: int = 4000) -> tuple[int | None, bytes, str]:

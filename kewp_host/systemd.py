@@ -31,6 +31,13 @@ def notify_status(text: str) -> str | None:
     """Set the unit's status text (sd_notify STATUS=) when systemd gave a NOTIFY_SOCKET.
 
     Returns None when sent or when there is no socket, else why it could not be sent."""
+    return notify(f"STATUS={text[:1000]}")
+
+
+def notify(message: str) -> str | None:
+    """Send sd_notify lines (STATUS=..., MAINPID=...) when systemd gave a NOTIFY_SOCKET.
+
+    Returns None when sent or when there is no socket, else why it could not be sent."""
     address = os.environ.get("NOTIFY_SOCKET")
     if not address:
         return None
@@ -39,7 +46,7 @@ def notify_status(text: str) -> str | None:
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
             sock.connect(address)
-            sock.sendall(f"STATUS={text[:1000]}".encode())
+            sock.sendall(message.encode())
     except OSError as exc:
         return str(exc)
     return None

@@ -20,6 +20,7 @@ import argparse
 import os
 import sys
 import time
+import urllib.parse
 
 from kewp_host import docker, paths, readiness, systemd
 
@@ -72,8 +73,8 @@ def describe(container: str, cidfile: str, seconds: float) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="wait-ready", description=(__doc__ or "").splitlines()[0])
-    port = os.environ.get("KEWP_HOST_PORT", "8000")
-    parser.add_argument("--url", default=f"http://127.0.0.1:{port}/readyz", help="readiness URL (default: %(default)s)")
+    parser.add_argument("--url", default=readiness.live_url(),
+                        help="readiness URL (default: the serving colour's, now %(default)s)")
     parser.add_argument("--timeout", type=float, default=float(os.environ.get("KEWP_READY_TIMEOUT", "300")),
                         help="seconds to wait (default: $KEWP_READY_TIMEOUT or 300)")
     parser.add_argument("--interval", type=float, default=0.5,
@@ -95,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         status, body = probe(args.url, timeout=5.0)
         if status == 200:
             line = "ready: " + describe(args.container, args.cidfile, time.monotonic() - start)
+            if os.environ.get("KEWP_BLUE_PORT"):  # kewp.service: the colour that serves (kewp-release)
+                line += f", colour {os.environ.get('KEWP_COLOUR', 'blue')} ({urllib.parse.urlsplit(args.url).netloc})"
             log(line)
             notify(line)
             return 0

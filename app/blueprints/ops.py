@@ -26,10 +26,12 @@ def _database_check() -> tuple[bool, str]:
         conn = db.get_db()
         version = db.schema_version(conn)
         expected = db.schema_version_expected()
-        if version != expected:
+        if version < expected:
             return False, f"schema version {version}, expected {expected}: restart to migrate"
         db.check_write_lock(conn)
-        return True, f"schema {version}"
+        # Newer: a blue/green release's new version migrated (expand only, docs/operations.md), and
+        # this one keeps serving until it is drained.
+        return True, f"schema {version}" + (f" (newer than this version's {expected})" if version > expected else "")
     except Exception as exc:  # noqa: BLE001 (any failure means not ready; say which)
         return False, f"error: {exc}"
 

@@ -45,9 +45,10 @@ LOG_DIR = REPO / "build" / "deploy-tests"
 REUSE_VPS = os.environ.get("KEWP_REUSE_VPS") == "1"
 
 # Each of these converges the shared VPS again (off-site on and off, a failing ACME server, SSH on
-# another port) or boots a backup VPS: together about 15 min more than `make test` may take.
+# another port) or boots a backup VPS, or deploys new versions under load (blue/green): together about
+# 20 min more than `make test` may take.
 MORE_SUITES = ["test_backup_host.py", "test_replicate.py", "test_offsite_restic.py", "test_nginx_acme_failure.py",
-               "test_ssh_port.py"]
+               "test_disaster_recovery.py", "test_ssh_port.py", "test_bluegreen.py"]
 collect_ignore = [] if os.environ.get("KEWP_MORE_DEPLOY_TESTS") == "1" else MORE_SUITES
 
 # Units whose journal a failing test shows; a test module can set JOURNAL_UNITS instead.
@@ -62,6 +63,12 @@ RECAP_LINE = re.compile(
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "deploy: converges and checks the local VPS (slow; needs root)")
+
+
+def live_port(host: Host) -> int:
+    """The loopback port of the colour that serves (blue/green, kewp-release's live.env); 8000 before any switch."""
+    got = host.run("sed -n 's/^KEWP_HOST_PORT=//p' /var/lib/kewp-release/live.env 2>/dev/null")
+    return int(got.stdout.strip() or 8000)
 
 
 @dataclass
@@ -98,14 +105,17 @@ class PlaybookRun:
         return "\n".join(self.output.splitlines()[-lines:])
 
 
-def run_playbook(*extra: str, label: str) -> PlaybookRun:
-    """Run playbooks/site.yml against the local VPS with extra arguments; never raises."""
-    args = [str(ANSIBLE_PLAYBOOK), "-i", str(INVENTORY), str(SITE_PLAYBOOK), *extra]
+def run_playbook(*extra: str, label: str, playbook: Path = SITE_PLAYBOOK,
+                 env: dict[str, str] | None = None) -> PlaybookRun:
+    """Run a playbook (site.yml) against the local VPS with extra arguments and environment
+    (env: e.g. another KEWP_VPS_SUBNET for another app VPS); never raises."""
+    args = [str(ANSIBLE_PLAYBOOK), "-i", str(INVENTORY), str(playbook), *extra]
     tags = os.environ.get("KEWP_DEPLOY_TAGS", "").strip()
     if tags and "--tags" not in extra:
         args += ["--tags", tags]
     env = {
         **os.environ,
+        **(env or {}),
         "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_FORCE_COLOR": "0",

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from testinfra.host import Host
 
-from .conftest import REUSE_VPS, Deployment, settled
+from .conftest import REUSE_VPS, Deployment, live_port, settled
 
 pytestmark = pytest.mark.deploy
 
@@ -328,7 +328,7 @@ def test_restore_playbook_brings_back_a_deleted_mapping(host: Host, app_db: str)
     assert restored.user == "kewp" and restored.mode == 0o640
     assert host.check_output(f"ls {DB}.before-restore-* | head -n 1")
     if host.run("test -x /usr/local/libexec/kewp/wait-ready").rc == 0:   # the real app
-        sh(host, "curl -fsS http://127.0.0.1:8000/readyz")
+        sh(host, f"curl -fsS http://127.0.0.1:{live_port(host)}/readyz")
 
 
 def test_restore_refuses_a_truncated_backup_and_changes_nothing(host: Host, app_db: str) -> None:

@@ -24,7 +24,7 @@ import requests
 import urllib3
 from testinfra.host import Host
 
-from .conftest import summary_lines
+from .conftest import live_port, summary_lines
 
 pytestmark = pytest.mark.deploy
 
@@ -51,6 +51,7 @@ class Tally:
 
     statuses: collections.Counter = field(default_factory=collections.Counter)
     acknowledged: list[str] = field(default_factory=list)
+    acknowledged_at: dict[str, float] = field(default_factory=dict)   # rationale -> time.time() of its 303
     unexpected: list[str] = field(default_factory=list)   # status + start of the body
 
 
@@ -92,6 +93,7 @@ class Curator:
         self.tally.statuses[answer.status_code] += 1
         if answer.status_code == 303:
             self.tally.acknowledged.append(rationale)
+            self.tally.acknowledged_at[rationale] = time.time()
             if self.follow:
                 try:   # what a browser does next; its answer is not the write's
                     landed = self.session.get(self.base + answer.headers["Location"], timeout=15)
@@ -161,7 +163,7 @@ class Site:
 
 
 def readyz(host: Host) -> tuple[int, str]:
-    out = host.run("curl -s -o /dev/stderr -w '%{http_code}' --max-time 5 http://127.0.0.1:8000/readyz")
+    out = host.run(f"curl -s -o /dev/stderr -w '%{{http_code}}' --max-time 5 http://127.0.0.1:{live_port(host)}/readyz")
     return int(out.stdout or 0), out.stderr
 
 
@@ -198,30 +200,46 @@ def assert_nothing_lost(host: Host, storm: Storm, tag: str, fault: str, back: fl
     assert len(acknowledged) > 0, "no proposal was acknowledged at all: the load did not run"
 
 
-@pytest.fixture(scope="module")
-def site(host: Host, deployment) -> Iterator[Site]:
-    base = f"https://{deployment.address}"
+def curator_accounts(host: Host, count: int) -> list[tuple[str, str]]:
+    """`count` new curator accounts (name, password) in the running app."""
     accounts = []
-    for _ in range(2):
+    for _ in range(count):
         name, password = f"fault-{secrets.token_hex(3)}", secrets.token_urlsafe(18)
         made = host.run(f"printf '%s\\n' '{password}' | docker exec -i -e KEWP_LOAD_MODEL=false kewp "
                         f"flask --app app users add {name} --role curator --password-stdin")
         assert made.rc == 0, made.stderr
         accounts.append((name, password))
-    # Pairs nobody has mapped or proposed, away from the ones other tests use (KE 12 -> WP528).
+    return accounts
+
+
+def unproposed_pairs(host: Host) -> Iterator[tuple[str, str]]:
+    """(KE, pathway) pairs nobody has mapped or proposed, away from the ones other tests use (KE 12 -> WP528)."""
     kes = sql(host, "SELECT ke_id FROM key_events WHERE ke_id NOT IN (SELECT ke_id FROM mappings) AND ke_id NOT IN "
                     "(SELECT ke_id FROM proposals) AND ke_id != 'KE 12' ORDER BY ke_id DESC LIMIT 200").splitlines()
     wps = sql(host, "SELECT wp_id FROM pathways WHERE wp_id != 'WP528' ORDER BY wp_id DESC LIMIT 40").splitlines()
     assert len(kes) >= 100 and len(wps) >= 20
+    return ((ke, wp) for wp in wps for ke in kes)
 
-    def make_curators() -> list[Curator]:
-        curators = [Curator(base, name, password, follow) for (name, password), follow
-                    in zip(accounts, (True, False), strict=True)]
-        for curator in curators:
+
+def signed_in_curators(base: str, accounts: list[tuple[str, str]], count: int) -> list[Curator]:
+    """`count` curators over the accounts, alternately browser-like and script: one sign-in per
+    account (nginx limits sign-ins per address), the other clients share that account's session."""
+    curators = [Curator(base, *accounts[n % len(accounts)], follow=n % 2 == 0) for n in range(count)]
+    for n, curator in enumerate(curators):
+        if n < len(accounts):
             curator.sign_in()
-        return curators
+        else:
+            first = curators[n % len(accounts)]
+            curator.session.cookies.update(first.session.cookies)
+            curator.token = first.token
+    return curators
 
-    yield Site(host, base, make_curators, ((ke, wp) for wp in wps for ke in kes))
+
+@pytest.fixture(scope="module")
+def site(host: Host, deployment) -> Iterator[Site]:
+    base = f"https://{deployment.address}"
+    accounts = curator_accounts(host, 2)
+    yield Site(host, base, lambda: signed_in_curators(base, accounts, 2), unproposed_pairs(host))
     # A thousand pending proposals would bury what later suites (the browser test) look for.
     sql(host, "DELETE FROM proposals WHERE rationale LIKE 'Fault test %' AND status = 'pending'")
 
@@ -311,7 +329,7 @@ def test_the_apps_response_headers_fit_in_half_of_nginxs_proxy_buffer(site: Site
         curator.post(*next(site.pairs), f"Fault test headers-{tag()} #{n}: apoptosis evidence in PMID 12345.")
     assert set(curator.tally.statuses) == {303}, curator.tally.statuses
     cookie = "; ".join(f"{k}={v}" for k, v in curator.session.cookies.items())
-    out = site.host.check_output(f"curl -s -o /dev/null -D - -H 'Cookie: {cookie}' http://127.0.0.1:8000/mappings/mine")
+    out = site.host.check_output(f"curl -s -o /dev/null -D - -H 'Cookie: {cookie}' http://127.0.0.1:{live_port(site.host)}/mappings/mine")
     size = len(out.encode())
     conf = site.host.file("/etc/nginx/sites-available/kewp.conf").content_string
     buffer = re.search(r"proxy_buffer_size (\d+)k;", conf)

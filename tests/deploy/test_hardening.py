@@ -201,13 +201,14 @@ def test_only_ssh_http_and_https_listen_on_public_addresses(host):
 
 
 def test_app_port_listens_on_loopback_only(host):
-    app_sockets = [(address, port) for protocol, address, port in listening(host) if port == 8000]
-    assert app_sockets, "nothing listens on port 8000: is kewp.service running?"
+    app_sockets = [(address, port) for protocol, address, port in listening(host) if port in (8000, 8001)]
+    assert app_sockets, "nothing listens on port 8000 or 8001 (blue/green): is kewp.service running?"
     assert all(ipaddress.ip_address(address.strip("[]")).is_loopback for address, _ in app_sockets), app_sockets
 
 
 def test_app_port_is_refused_from_outside(deployment):
     assert connect(deployment.address, 8000) == "refused"
+    assert connect(deployment.address, 8001) == "refused"
 
 
 # --- sshd --------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import uuid
 
 import pytest
 
-from .conftest import ANSIBLE_PLAYBOOK, INVENTORY, LOG_DIR, REPO, PlaybookRun, local_vps
+from .conftest import ANSIBLE_PLAYBOOK, INVENTORY, LOG_DIR, REPO, PlaybookRun, live_port, local_vps
 
 pytestmark = pytest.mark.deploy
 
@@ -37,7 +37,7 @@ def readyz(host) -> tuple[int, dict]:
     script = (
         "import json, sys, urllib.request, urllib.error\n"
         "try:\n"
-        "    r = urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=10)\n"
+        f"    r = urllib.request.urlopen('http://127.0.0.1:{live_port(host)}/readyz', timeout=10)\n"
         "    print(r.status); print(r.read().decode())\n"
         "except urllib.error.HTTPError as e:\n"
         "    print(e.code); print(e.read().decode())\n"
@@ -167,7 +167,7 @@ def test_container_is_confined(host):
     assert inspect["PidsLimit"] > 0
     assert inspect["Init"] is True
     assert inspect["Tmpfs"].keys() == {"/tmp"}
-    bindings = inspect["PortBindings"]["8000/tcp"]
+    bindings = inspect["PortBindings"]["8000/tcp"]  # the container's side; the host's is the colour's
     assert [b["HostIp"] for b in bindings] == ["127.0.0.1"]
 
 
@@ -187,15 +187,17 @@ def test_env_file_is_root_only(host):
     assert env.contains("^KEWP_WORKERS=2$")
 
 
-def test_port_8000_listens_on_loopback_only(host):
-    sockets = [s for s in host.socket.get_listening_sockets() if s.endswith(":8000")]
-    assert sockets == ["tcp://127.0.0.1:8000"], sockets
+def test_app_port_listens_on_loopback_only(host):
+    port = live_port(host)  # blue 8000 or green 8001
+    sockets = [s for s in host.socket.get_listening_sockets() if s.endswith(f":{port}")]
+    assert sockets == [f"tcp://127.0.0.1:{port}"], sockets
 
 
-def test_port_8000_is_closed_from_outside(host, vps_address):
-    with socket.socket() as sock:
-        sock.settimeout(3)
-        assert sock.connect_ex((vps_address, 8000)) != 0
+def test_app_ports_are_closed_from_outside(host, vps_address):
+    for port in (8000, 8001):
+        with socket.socket() as sock:
+            sock.settimeout(3)
+            assert sock.connect_ex((vps_address, port)) != 0
 
 
 def test_readyz_answers_200_inside_the_vps(host):

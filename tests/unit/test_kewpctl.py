@@ -32,8 +32,7 @@ FAKE_SYSTEMCTL = """#!/bin/sh
 case "$1" in
   show) case "$2" in
       kewp.service) printf 'LoadState=loaded\\nActiveState=active\\nSubState=running\\nUnitFileState=enabled\\n'
-                    printf 'ActiveEnterTimestamp=@1700000000\\nNRestarts=0\\nEnvironment=KEWP_HOST_PORT=%s\\n' \\
-                           "$FAKE_PORT";;
+                    printf 'ActiveEnterTimestamp=@1700000000\\nNRestarts=0\\n';;
       *.timer) printf 'LoadState=loaded\\nActiveState=active\\nNextElapseUSecRealtime=@4102444800\\n';;
       *) printf 'Result=success\\nExecMainStatus=0\\n';;
     esac;;
@@ -49,9 +48,11 @@ def host(tmp_path: Path) -> Iterator[dict]:
     app = ReadyzApp()
     stand_in(tmp_path / "bin", "systemctl", FAKE_SYSTEMCTL)
     stand_in_docker(tmp_path)
-    data, backups, state = tmp_path / "data", tmp_path / "backups", tmp_path / "healthcheck"
-    for directory in (data, backups, state):
+    data, backups, state, release = (tmp_path / name for name in ("data", "backups", "healthcheck", "release"))
+    for directory in (data, backups, state, release):
         directory.mkdir()
+    # kewp-release's record of the colour that serves: kewpctl asks that port
+    (release / "live.env").write_text(f"KEWP_COLOUR=green\nKEWP_HOST_PORT={app.url.split(':')[2].split('/')[0]}\n")
     conn = sqlite3.connect(data / "ke_wp_mapping.db")
     conn.execute("CREATE TABLE mappings (id INTEGER PRIMARY KEY)")
     conn.commit()
@@ -63,7 +64,7 @@ def host(tmp_path: Path) -> Iterator[dict]:
                                                   "restarts_total": 0, "restart_times": []}))
     env = clean_environ(
         PATH=f"{tmp_path / 'bin'}:{os.environ['PATH']}", FAKE_DIR=str(tmp_path),
-        FAKE_PORT=app.url.split(":")[2].split("/")[0], KEWP_ONCALL_CONFIG="/nonexistent",
+        KEWP_RELEASE_STATE_DIR=str(release), KEWP_ONCALL_CONFIG="/nonexistent",
         KEWP_ONCALL_DB=str(data / "ke_wp_mapping.db"), KEWP_ONCALL_BACKUP_DIR=str(backups),
         KEWP_ONCALL_BACKUP_TOOL=str(entry_point(tmp_path, "kewp-backup", "kewp_host.backup.cli")),
         KEWP_ONCALL_HEALTHCHECK_STATE_DIR=str(state), KEWP_ONCALL_DISK_MIN_FREE_PERCENT="0",
