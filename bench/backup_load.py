@@ -9,7 +9,9 @@ backup is invoked the way bench/backup.py invokes it. The server runs without th
 
 from __future__ import annotations
 
+import ctypes
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -25,6 +27,56 @@ from .writers import COMMITTED, Writers
 
 CACHE = REPO / ".cache" / "bench"
 WRITERS = 8
+UNIT = REPO / "systemd" / "kewp-backup.service"
+IOPRIO_CLASSES = {"realtime": 1, "best-effort": 2, "idle": 3}
+SYS_IOPRIO_SET = 251  # x86_64
+
+
+def unit_settings(unit: Path = UNIT) -> dict[str, str]:
+    """The [Service] settings of a unit file (the last one wins, as in systemd)."""
+    settings: dict[str, str] = {}
+    for line in unit.read_text().splitlines():
+        key, sep, value = line.partition("=")
+        if sep and not line.startswith(("#", ";", "[")):
+            settings[key.strip()] = value.strip()
+    return settings
+
+
+def autogroup_nice(cpu_weight: str) -> int:
+    """The autogroup nice whose CFS weight stands to nice 0's as CPUWeight= to the default 100.
+
+    Weights fall by ~1.25x a nice level (1024 at 0, 110 at 10, 15 at 19); 'idle' (cpu.idle=1,
+    weight 3 and no wake-up preemption) is as low as nice goes.
+    """
+    if cpu_weight == "idle":
+        return 19
+    return max(-20, min(19, round(math.log(100 / int(cpu_weight)) / math.log(1.25))))
+
+
+def unit_priority(unit: Path = UNIT) -> dict[str, Any]:
+    """Popen arguments that start a child with kewp-backup.service's CPU and I/O priority.
+
+    systemd puts the unit in a cgroup of its own, weighted by CPUWeight= against kewp's (100);
+    the bench has no systemd, so the child gets a session of its own (the kernel's autogroup,
+    what a service without the cpu controller gets too) whose nice stands for CPUWeight=, then
+    the unit's Nice=, CPUSchedulingPolicy= and IOSchedulingClass=/IOSchedulingPriority=.
+    """
+    settings = unit_settings(unit)
+    group_nice = autogroup_nice(settings.get("CPUWeight", "100"))
+    nice = int(settings.get("Nice", "0"))
+    idle = settings.get("CPUSchedulingPolicy") == "idle"
+    io_class = IOPRIO_CLASSES.get(settings.get("IOSchedulingClass", ""), 0)
+    io_level = int(settings.get("IOSchedulingPriority", "4"))
+
+    def apply() -> None:  # in the child, before exec
+        os.setsid()
+        Path("/proc/self/autogroup").write_text(str(group_nice))
+        os.nice(nice)
+        if idle:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        if io_class:
+            ctypes.CDLL(None, use_errno=True).syscall(SYS_IOPRIO_SET, 1, 0, (io_class << 13) | io_level)
+    return {"preexec_fn": apply}
 
 
 def cached_database(size_mb: int) -> Path:
@@ -42,13 +94,13 @@ def cached_database(size_mb: int) -> Path:
 
 
 def run_backup(live: Path, directory: Path, level: int = 3) -> tuple[float, dict[str, Any]]:
-    """kewp-backup backup of `live` into `directory`; (wall seconds, manifest)."""
+    """kewp-backup backup of `live` into `directory`, with the unit's priority; (wall seconds, manifest)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEWP_")}
     env.update(KEWP_BACKUP_CONFIG="/nonexistent", KEWP_BACKUP_DB=str(live), KEWP_BACKUP_DIR=str(directory),
                KEWP_BACKUP_COMPRESS_LEVEL=str(level))
     started = time.monotonic()
     result = subprocess.run([*backup.KEWP_BACKUP, "backup"], cwd=REPO, env=env,
-                            capture_output=True, text=True, check=False, timeout=1800)
+                            capture_output=True, text=True, check=False, timeout=1800, **unit_priority())
     wall = time.monotonic() - started
     if result.returncode != 0:
         raise RuntimeError(f"kewp-backup failed ({result.returncode}): {result.stderr[-500:]}")

@@ -36,6 +36,7 @@ from kewp_host.backup.common import (
 )
 from kewp_host.backup.compression import compress
 from kewp_host.backup.database import inspect_db, snapshot
+from kewp_host.backup.priority import background
 from kewp_host.backup.releases import mirror as mirror_releases
 from kewp_host.backup.store import remove_temporary, scan
 from kewp_host.files import file_size, free_bytes, fsync_dir, fsync_file, human, unlink_quietly
@@ -80,6 +81,10 @@ def cmd_backup(cfg: Config, args: argparse.Namespace) -> int:
             t_snapshot = time.monotonic() - t
             raw_size = file_size(tmp_raw)
             log(f"snapshot: {human(raw_size)} in {t_snapshot:.1f} s (online backup API)")
+            # The live database is released: the rest only reads the copy (see priority.py).
+            lowered = background()
+            log(f"check and compress at background priority ({', '.join(lowered)})" if lowered else
+                "check and compress at this session's priority (not a session leader: see priority.py)")
 
             t = time.monotonic()
             facts = inspect_db(tmp_raw)

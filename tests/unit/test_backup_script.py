@@ -133,6 +133,33 @@ def test_backup_writes_a_checked_compressed_copy_and_its_manifest(run: Run, live
     assert sorted(p.name for p in backups.iterdir()) == [data.name, manifest["name"] + ".json"]
 
 
+def test_a_backup_as_a_service_checks_and_compresses_at_background_priority(
+        live: Path, backups: Path, tmp_path: Path) -> None:
+    # A session of its own, as systemd starts kewp-backup.service: after the snapshot it lowers itself.
+    env = clean_environ(KEWP_BACKUP_CONFIG="/nonexistent", KEWP_BACKUP_DB=str(live), KEWP_BACKUP_DIR=str(backups),
+                        KEWP_BACKUP_RESERVE_MB="0")
+    tool = entry_point(tmp_path, "kewp-backup", "kewp_host.backup.cli")
+    result = subprocess.run(entry_argv(tool, "backup"), env=env, capture_output=True, text=True, timeout=120,
+                            start_new_session=True, check=False)
+    assert result.returncode == 0, result.stderr
+    log = result.stderr
+    lowered = "check and compress at background priority (autogroup nice 19, nice 19, SCHED_IDLE)"
+    if not Path("/proc/self/autogroup").exists():  # a kernel without autogroups
+        lowered = "check and compress at background priority (nice 19, SCHED_IDLE)"
+    assert log.index("snapshot:") < log.index(lowered) < log.index("integrity_check: ok")
+    # ...and the process that ran it (this one, not a session leader) was left as it was.
+    assert run_backup_in_process_keeps_priority(live, backups)
+
+
+def run_backup_in_process_keeps_priority(live: Path, backups: Path) -> bool:
+    before = (os.getpriority(os.PRIO_PROCESS, 0), os.sched_getscheduler(0))
+    result = call(cli.main, ["backup"], clean_environ(KEWP_BACKUP_CONFIG="/nonexistent", KEWP_BACKUP_DB=str(live),
+                                                      KEWP_BACKUP_DIR=str(backups), KEWP_BACKUP_RESERVE_MB="0"))
+    assert result.returncode == 0, result.stderr
+    assert "at this session's priority (not a session leader" in result.stderr
+    return (os.getpriority(os.PRIO_PROCESS, 0), os.sched_getscheduler(0)) == before
+
+
 def test_backup_taken_while_a_writer_commits_continuously_loses_no_write(
         run: Run, live: Path, tmp_path: Path) -> None:
     """A writer commits mappings through the app's own db module all through the backup."""
