@@ -495,6 +495,7 @@ def test_admin_signs_in_with_the_vault_password(walk: Walk, pebble, tmp_path):
     token = CSRF.search(page.stdout)
     assert token, page.stdout[:500] + page.stderr
     signed_in = https(pebble, "-c", jar, "-b", jar, "-o", "/dev/null", "-w", "%{http_code}",
+                      "--referer", f"https://{SERVER_NAME}/login",
                       "--data-urlencode", "username=admin",
                       "--data-urlencode", f"password={walk.fill_in.answers['vault_kewp_app_admin_password']}",
                       "--data-urlencode", f"csrf_token={token[1]}", f"https://{SERVER_NAME}/login")
