@@ -74,7 +74,7 @@ vps-down: ## power off and remove the local VPS
 deploy-test: venv browser ## fresh local VPS, site.yml twice (changed=0), testinfra, then the browser test (needs root)
 	$(PYTEST) tests/deploy tests/e2e -q
 
-deploy-test-more: venv browser ## the deploy tests plus the suites make test leaves out (off-site, ACME failure, SSH port)
+deploy-test-more: venv browser ## the deploy tests plus the suites make test leaves out (off-site, ACME failure, SSH port, the production walkthrough)
 	KEWP_MORE_DEPLOY_TESTS=1 $(PYTEST) tests/deploy -q
 
 e2e: venv browser ## the browser test alone, against the local VPS (converged here when it is not up)

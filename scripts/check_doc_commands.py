@@ -2,7 +2,9 @@
 
 ansible.cfg points at inventory/local (the throw-away VPS), so a documented command without
 `-i` would, at 3 a.m., restore or roll back the test VPS instead of production. A command for
-any other inventory also needs a vault option, or it dies on "no vault secrets found".
+any other inventory also needs a vault option, or it dies on "no vault secrets found". And each
+is run as .venv/bin/TOOL: `make venv` puts nothing on the operator's PATH, so a bare
+`ansible-playbook` is "command not found" (tests/deploy/test_production_walkthrough.py runs them).
 
 Usage: python3 scripts/check_doc_commands.py [FILE...]   (default: README.md, docs/, roles/*/README.md)
 Exit 0 when every command is explicit, 1 with one line per offending command.
@@ -20,6 +22,7 @@ AD_HOC = re.compile(r"\s-(?:m|a)\s")  # `ansible HOSTS -m MODULE`; "ansible" in 
 INVENTORY = re.compile(r"(?:^|\s)(?:-i|--inventory)(?:\s+|=)(?P<path>[^\s`]+)")
 VAULT = re.compile(r"(?:^|\s)(?:--ask-vault-pass(?:word)?|-J|--vault-password-file|--vault-id)(?:\s|=|$)")
 LOCAL_INVENTORY = "inventory/local"
+VENV_BIN = ".venv/bin/"
 
 
 def default_files() -> list[Path]:
@@ -37,6 +40,8 @@ def problems(text: str) -> list[tuple[int, str]]:
             if not args.strip() or args.strip().startswith("..."):
                 found.append((number, f"{tool}: names no playbook: write the whole command, with -i"))
                 continue
+            if not line[:match.start()].endswith(VENV_BIN):
+                found.append((number, f"{tool}: write {VENV_BIN}{tool} (`make venv` puts nothing on PATH)"))
             inventory = INVENTORY.search(args)
             if not inventory:
                 found.append((number, f"{tool}: has no -i INVENTORY (ansible.cfg would send it to the local test VPS)"))

@@ -45,10 +45,12 @@ LOG_DIR = REPO / "build" / "deploy-tests"
 REUSE_VPS = os.environ.get("KEWP_REUSE_VPS") == "1"
 
 # Each of these converges the shared VPS again (off-site on and off, a failing ACME server, SSH on
-# another port) or boots a backup VPS, or deploys new versions under load (blue/green): together about
-# 20 min more than `make test` may take.
+# another port) or boots a VPS of its own (a backup VPS, disaster recovery, README's production
+# walkthrough from scratch), or deploys new versions under load (blue/green): together about
+# 30 min more than `make test` may take.
 MORE_SUITES = ["test_backup_host.py", "test_replicate.py", "test_offsite_restic.py", "test_nginx_acme_failure.py",
-               "test_disaster_recovery.py", "test_ssh_port.py", "test_bluegreen.py"]
+               "test_disaster_recovery.py", "test_ssh_port.py", "test_bluegreen.py",
+               "test_production_walkthrough.py"]
 collect_ignore = [] if os.environ.get("KEWP_MORE_DEPLOY_TESTS") == "1" else MORE_SUITES
 
 # Units whose journal a failing test shows; a test module can set JOURNAL_UNITS instead.
@@ -63,6 +65,11 @@ RECAP_LINE = re.compile(
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "deploy: converges and checks the local VPS (slow; needs root)")
+
+
+def link_ip(vps_address: str) -> str:
+    """This machine's end of a local VPS's link (.1 of its /24): where test servers for it listen."""
+    return vps_address.rsplit(".", 1)[0] + ".1"
 
 
 def live_port(host: Host) -> int:

@@ -1,8 +1,7 @@
 """The nginx role's ACME path, end to end against Pebble (a test ACME server) on this machine.
 
-No public ACME server is reachable from here, so Debian's `pebble` plays Let's Encrypt and
-`pebble-challtestsrv` answers its DNS queries: the test name resolves to the VPS, and Pebble
-really fetches the http-01 answer from nginx on the VPS's port 80. The nginx role is
+Pebble plays Let's Encrypt (tests/deploy/pebble.py: the test name resolves to the VPS, and
+Pebble really fetches the http-01 answer from nginx on the VPS's port 80). The nginx role is
 converged with ACME settings (`--tags nginx -e ...`): certbot issues the certificate, nginx
 switches to it, a second converge changes nothing, a forced renewal runs the deploy hook and
 nginx serves the new certificate. At the end the VPS is converged back to the inventory's
@@ -15,9 +14,6 @@ lets certbot trust Pebble's own HTTPS listener.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -29,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import LOG_DIR, PlaybookRun
+from .pebble import VPS_CA_BUNDLE, running_pebble, trust_listener_ca
 
 pytestmark = pytest.mark.deploy
 
@@ -37,8 +34,6 @@ JOURNAL_UNITS = ("nginx", "certbot")
 NAME = "kewp.test"
 LIVE = f"/etc/letsencrypt/live/{NAME}"
 HOOK = "/etc/letsencrypt/renewal-hooks/deploy/kewp-reload-nginx"
-VPS_CA_BUNDLE = "/usr/local/share/kewp-test/pebble-listener-ca.pem"
-PEBBLE_PORT = 14000
 
 
 @dataclass
@@ -49,17 +44,6 @@ class Acme:
     second: PlaybookRun
     extra_vars: dict
     certbot_env: str
-
-
-def wait_for_port(address: str, port: int, seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((address, port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)
-    pytest.fail(f"nothing listens on {address}:{port} after {seconds} s")
 
 
 def served_certificate(address: str, server_name: str) -> str:
@@ -78,75 +62,17 @@ def x509(pem: str, *args: str) -> str:
                           check=True).stdout.strip()
 
 
-def make_listener_certificate(directory: Path, ip: str) -> tuple[Path, Path, Path]:
-    """A throw-away CA and a certificate for Pebble's HTTPS listener on `ip`."""
-    ca_key, ca_cert = directory / "ca.key", directory / "ca.pem"
-    key, csr, cert = directory / "listener.key", directory / "listener.csr", directory / "listener.pem"
-    ext = directory / "listener.ext"
-    ext.write_text(f"subjectAltName=IP:{ip}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
-    commands = [
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-         "-keyout", ca_key, "-out", ca_cert, "-days", "2", "-subj", "/CN=kewp test: Pebble listener CA"],
-        ["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-         "-keyout", key, "-out", csr, "-subj", f"/CN={ip}"],
-        ["openssl", "x509", "-req", "-in", csr, "-CA", ca_cert, "-CAkey", ca_key, "-CAcreateserial",
-         "-out", cert, "-days", "2", "-extfile", ext],
-    ]
-    for command in commands:
-        subprocess.run([str(c) for c in command], capture_output=True, check=True)
-    return ca_cert, cert, key
-
-
 @pytest.fixture(scope="module")
 def pebble(deployment, tmp_path_factory) -> Iterator[tuple[str, Path]]:
     """Pebble and its mock DNS on this machine's end of the VPS link; yields the directory URL."""
-    if not shutil.which("pebble"):
-        subprocess.run(["apt-get", "install", "-y", "-qq", "pebble"], capture_output=True, check=True,
-                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
-    link_ip = deployment.address.rsplit(".", 1)[0] + ".1"
-    work = tmp_path_factory.mktemp("pebble")
-    ca_cert, cert, key = make_listener_certificate(work, link_ip)
-    config = work / "pebble-config.json"
-    config.write_text(json.dumps({"pebble": {
-        "listenAddress": f"{link_ip}:{PEBBLE_PORT}",
-        "managementListenAddress": f"{link_ip}:{PEBBLE_PORT + 1000}",
-        "certificate": str(cert), "privateKey": str(key),
-        "httpPort": 80, "tlsPort": 443, "ocspResponderURL": "", "externalAccountBindingRequired": False,
-    }}))
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
-    log = (LOG_DIR / "pebble.log").open("w")
-    dns = subprocess.Popen(
-        ["pebble-challtestsrv", "-defaultIPv4", deployment.address, "-defaultIPv6", "",
-         "-dns01", f"{link_ip}:8053", "-http01", "", "-https01", "", "-tlsalpn01", "",
-         "-management", f"{link_ip}:8055"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    server = subprocess.Popen(
-        ["pebble", "-config", str(config), "-dnsserver", f"{link_ip}:8053"],
-        stdout=log, stderr=subprocess.STDOUT,
-        # No random sleeps before validation, no random nonce rejections: a deterministic test.
-        env={**os.environ, "PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0"},
-    )
-    try:
-        wait_for_port(link_ip, PEBBLE_PORT)
-        wait_for_port(link_ip, 8055)
-        yield f"https://{link_ip}:{PEBBLE_PORT}/dir", ca_cert
-    finally:
-        for process in (server, dns):
-            process.send_signal(signal.SIGTERM)
-        for process in (server, dns):
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        log.close()
+    with running_pebble(deployment.address, tmp_path_factory.mktemp("pebble"), LOG_DIR / "pebble.log") as started:
+        yield started
 
 
 @pytest.fixture(scope="module")
 def acme(host, pebble, site_playbook: Callable[..., PlaybookRun]) -> Iterator[Acme]:
     directory_url, ca_cert = pebble
-    host.check_output(f"mkdir -p {Path(VPS_CA_BUNDLE).parent}")
-    host.check_output(f"cat > {VPS_CA_BUNDLE} <<'EOF'\n{ca_cert.read_text()}EOF")
+    trust_listener_ca(host, ca_cert)
     extra_vars = {
         "nginx_server_name": NAME,
         "nginx_acme_email": "curators@kewp.test",

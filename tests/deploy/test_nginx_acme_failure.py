@@ -18,16 +18,15 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from dataclasses import dataclass
 
 import pytest
 
 from . import test_nginx_acme as acme_test
-from .conftest import LOG_DIR, REPO, PlaybookRun
+from .conftest import LOG_DIR, REPO, PlaybookRun, link_ip
+from .pebble import VPS_CA_BUNDLE, trust_listener_ca
+from .webhook import Receiver, webhook_receiver
 
 pytestmark = pytest.mark.deploy
 
@@ -47,22 +46,10 @@ pebble = acme_test.pebble
 
 
 @dataclass
-class Receiver:
-    """A webhook receiver: the JSON bodies POSTed to it."""
-
-    url: str
-    posts: list[dict] = field(default_factory=list)
-
-
-@dataclass
 class Failed:
     run: PlaybookRun
     extra_vars: dict
     receiver: Receiver
-
-
-def link_ip(address: str) -> str:
-    return address.rsplit(".", 1)[0] + ".1"
 
 
 def curl_vps(address: str, *args: str) -> str:
@@ -72,27 +59,8 @@ def curl_vps(address: str, *args: str) -> str:
 
 @pytest.fixture(scope="module")
 def receiver(deployment) -> Iterator[Receiver]:
-    posts: list[dict] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            posts.append(json.loads(body))
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *args) -> None:
-            pass
-
-    server = ThreadingHTTPServer((link_ip(deployment.address), RECEIVER_PORT), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield Receiver(f"http://{link_ip(deployment.address)}:{RECEIVER_PORT}/hooks/kewp", posts)
-    finally:
-        server.shutdown()
-        server.server_close()
+    with webhook_receiver(deployment.address, RECEIVER_PORT) as started:
+        yield started
 
 
 def forget_certificate(host) -> None:
@@ -123,10 +91,9 @@ def failed(host, deployment, receiver, site_playbook: Callable[..., PlaybookRun]
 @pytest.fixture(scope="module")
 def recovered(host, failed, pebble, site_playbook: Callable[..., PlaybookRun]) -> PlaybookRun:
     directory_url, ca_cert = pebble
-    host.check_output(f"mkdir -p {Path(acme_test.VPS_CA_BUNDLE).parent}")
-    host.check_output(f"cat > {acme_test.VPS_CA_BUNDLE} <<'EOF'\n{ca_cert.read_text()}EOF")
+    trust_listener_ca(host, ca_cert)
     extra_vars = {**failed.extra_vars, "nginx_acme_directory_url": directory_url,
-                  "nginx_acme_environment": {"REQUESTS_CA_BUNDLE": acme_test.VPS_CA_BUNDLE}}
+                  "nginx_acme_environment": {"REQUESTS_CA_BUNDLE": VPS_CA_BUNDLE}}
     return site_playbook("--tags", "nginx", "-e", json.dumps(extra_vars), label="acme-recovered")
 
 
@@ -239,6 +206,6 @@ def test_renewals_started_by_certbot_timer_use_the_configured_server(recovered, 
 def test_readme_dry_run_uses_the_configured_server(recovered, host):
     before = pebble_orders()
     # The nginx README's check; REQUESTS_CA_BUNDLE only because Pebble's own listener is test-signed.
-    result = host.run(f"REQUESTS_CA_BUNDLE={acme_test.VPS_CA_BUNDLE} certbot renew --dry-run")
+    result = host.run(f"REQUESTS_CA_BUNDLE={VPS_CA_BUNDLE} certbot renew --dry-run")
     assert result.rc == 0, result.stdout + result.stderr
     assert pebble_orders() > before
