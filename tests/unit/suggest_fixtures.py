@@ -18,8 +18,11 @@ import pytest
 
 from app import db
 from app.config import default_model_path
+from app.services.catalog import load_catalog
+from app.services.embeddings import EmbeddingStore
 from app.services.encoder import Encoder
 
+from .helpers import SEED
 from .suggest_helpers import build_small_store, insert_catalog, select_catalog
 
 
@@ -105,3 +108,19 @@ def app_factory(small_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         return create_app(config)
 
     yield factory
+
+
+@pytest.fixture(scope="module")
+def catalog(seeded_db_template: Path):
+    """The shipped catalogue (test_suggestions overrides it with the small slice)."""
+    conn = db.connect(seeded_db_template)
+    try:
+        return load_catalog(conn)
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def store() -> EmbeddingStore:
+    """The shipped embeddings store (test_suggestions overrides it with the small one)."""
+    return EmbeddingStore.load(SEED / "embeddings")

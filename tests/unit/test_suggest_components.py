@@ -7,12 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from app import db
-from app.services.catalog import load_catalog
 from app.services.catalog_refresh import row_item
-from app.services.embeddings import KE_SET, EmbeddingStore
+from app.services.embeddings import KE_SET
 from app.services.encoder import Encoder
 from app.services.evaluation import read_links
 from app.services.precompute import text_digest
@@ -21,20 +19,6 @@ from app.services.text_recipes import DEFAULT_RECIPE, RECIPES, components_text, 
 from .helpers import SEED
 
 pytest_plugins = ["tests.unit.suggest_fixtures"]
-
-
-@pytest.fixture(scope="module")
-def catalog(seeded_db_template: Path):
-    conn = db.connect(seeded_db_template)
-    try:
-        return load_catalog(conn)
-    finally:
-        conn.close()
-
-
-@pytest.fixture(scope="module")
-def store() -> EmbeddingStore:
-    return EmbeddingStore.load(SEED / "embeddings")
 
 
 def test_components_text_names_objects_and_processes_once_without_the_direction(catalog) -> None:

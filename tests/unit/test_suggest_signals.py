@@ -5,14 +5,11 @@ approvals of the KEs most like the text, and the free-text evaluation."""
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from app import db
-from app.services.catalog import load_catalog
-from app.services.embeddings import KE_SET, EmbeddingSet, EmbeddingStore
+from app.services.embeddings import KE_SET, EmbeddingSet
 from app.services.encoder import Encoder
 from app.services.evaluation import Evaluator, Grid, Variant, read_links
 from app.services.neighbours import ApprovedLink, ApprovedSuggester, NeighbourConfig
@@ -24,20 +21,6 @@ from .helpers import SEED
 pytest_plugins = ["tests.unit.suggest_fixtures"]
 
 FREE_TEXT = "inhibition of acetylcholinesterase causes cholinergic overstimulation"
-
-
-@pytest.fixture(scope="module")
-def catalog(seeded_db_template: Path):
-    conn = db.connect(seeded_db_template)
-    try:
-        return load_catalog(conn)
-    finally:
-        conn.close()
-
-
-@pytest.fixture(scope="module")
-def store() -> EmbeddingStore:
-    return EmbeddingStore.load(SEED / "embeddings")
 
 
 @pytest.fixture(scope="module")
